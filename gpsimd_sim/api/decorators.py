@@ -1,0 +1,121 @@
+"""``@kernel`` marks the operator's entry point; ``@loop`` compiles a compute loop.
+
+A ``@loop`` function is compiled by numba into a counting variant: the same computation on
+the same arrays, plus a tally of the operations it performed. The tally becomes a
+``Compute`` record (and an ``ElementRun`` for accessor arguments) that the timing stage turns
+into cycles with the preset's cost table.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..functional.records import Compute, ElementRun
+from .runtime import current_or_none
+from .tcm import TcmBuffer
+from .tensor import ElementAccessor, Tensor
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """What ``custom_op.load(..., multicore=...)`` and the operator's reference say."""
+    reference: object   # name of a built-in NumPy reference ("relu") or a callable
+    multicore: bool
+
+
+def kernel(reference="relu", multicore: bool = False):
+    """Mark the kernel entry point (``relu_forward``) and name its NumPy reference."""
+    def mark(fn):
+        fn.__gpsimd_kernel__ = KernelSpec(reference, bool(multicore))
+        return fn
+    return mark
+
+
+def loop(fn):
+    """Compile a compute loop over TCM buffers (or element accessors) with numba."""
+    from ..functional.loop_compiler import compile_loop  # numba is imported only here
+
+    compiled = compile_loop(fn)
+
+    @functools.wraps(fn)
+    def call(*args):
+        ctx = current_or_none()
+        arrays, kinds = [], []
+        for name, a in zip(compiled.arg_names, args):
+            if isinstance(a, TcmBuffer):
+                arrays.append(a.live_array(f"@loop {compiled.name}") if ctx else a.array)
+                kinds.append("tcm")
+            elif isinstance(a, ElementAccessor):
+                arrays.append(a.array)
+                kinds.append("elem")
+            elif isinstance(a, Tensor):
+                raise _fault(ctx, f"@loop {compiled.name}: argument {name} is a tensor; pass "
+                             f"{name}.accessor() or a TCM buffer")
+            elif isinstance(a, np.ndarray):
+                arrays.append(a)
+                kinds.append("local")
+            elif isinstance(a, (bool, np.bool_)):
+                arrays.append(bool(a))
+                kinds.append("scalar")
+            elif isinstance(a, (int, np.integer)):
+                arrays.append(int(a))
+                kinds.append("scalar")
+            elif isinstance(a, (float, np.floating)):
+                arrays.append(float(a))
+                kinds.append("scalar")
+            else:
+                raise _fault(ctx, f"@loop {compiled.name}: argument {name} has unsupported type "
+                             f"{type(a).__name__}")
+        limit = ctx.limits.max_iterations - ctx.iterations if ctx else 10**12
+        result = compiled.run(*arrays, max_iterations=max(limit, 0))
+        if result.error is not None:
+            raise _loop_fault(ctx, compiled, result.error, args)
+        if ctx is None:
+            return None
+        ctx.iterations += result.ops["iterations"]
+        tcm_loads = tcm_stores = elem_reads = elem_writes = 0
+        widths = []  # element widths of the arrays the loop works on: they set the SIMD lanes
+        for kind, a, ld, st in zip(kinds, arrays, result.loads, result.stores):
+            if kind == "elem":
+                elem_reads += ld
+                elem_writes += st
+            elif kind != "scalar":
+                tcm_loads += ld
+                tcm_stores += st
+            if kind != "scalar":
+                widths.append(a.itemsize)
+        elem_bytes = max(widths, default=4)
+        line = ctx.line()
+        ctx.emit(Compute(result.ops, tcm_loads, tcm_stores, elem_bytes, compiled.name, line))
+        if elem_reads or elem_writes:
+            ctx.emit(ElementRun(elem_reads, elem_writes, line))
+        return None
+
+    call.compiled = compiled
+    return call
+
+
+def _fault(ctx, what):
+    from ..errors import KernelFault
+    return ctx.fault(what) if ctx else KernelFault(what)
+
+
+def _loop_fault(ctx, compiled, error, args):
+    from ..errors import SimulationLimit
+    core = f"core {ctx.core_id}: " if ctx else ""
+    where = f"{ctx.display(error.filename) if ctx else error.filename}:{error.line}"
+    if error.kind == "step_limit":
+        return SimulationLimit(f"{where}: {core}@loop {compiled.name} exceeded its iteration "
+                               "limit: the kernel does not finish")
+    target = args[compiled.arg_names.index(error.arg_name)]
+    if isinstance(target, ElementAccessor):
+        what = f"tensor {target.tensor.name} (accessor {error.arg_name})"
+    elif isinstance(target, TcmBuffer):
+        what = f"TCM buffer {target.id} ({error.arg_name})"
+    else:
+        what = f"array {error.arg_name}"
+    from ..errors import KernelFault
+    return KernelFault(f"{where}: {core}out-of-bounds access to {what} of shape "
+                       f"{list(error.shape)} at index {list(error.index)}")

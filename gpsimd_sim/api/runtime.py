@@ -1,0 +1,165 @@
+"""The core a kernel is running on: its id, its TCM pool, and the record of what it did.
+
+The functional stage runs the kernel once per core, with that core's ``CoreContext`` made
+current; every API call a kernel makes reads it through ``current()``.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import KernelFault, SimulationLimit
+from ..functional.records import CoreTrace, ElementRun
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How far a kernel may run before the simulator calls it non-terminating."""
+    max_steps: int = 10_000_000          # API calls and interpreted element accesses per core
+    max_iterations: int = 2_000_000_000  # compiled-loop iterations per core
+
+
+class TcmPool:
+    """First-fit allocator over one core's ``tcm_malloc`` pool, with real backing bytes."""
+
+    ALIGN = 64  # one TCM line (512 bits)
+
+    def __init__(self, pool_bytes: int):
+        self.pool_bytes = pool_bytes
+        self.memory = np.zeros(pool_bytes, dtype=np.uint8)
+        self.free_spans = [(0, pool_bytes)]  # (offset, size), sorted by offset
+        self.in_use = 0
+        self.peak = 0
+
+    def allocate(self, nbytes: int) -> int | None:
+        size = max(self.ALIGN, -(-nbytes // self.ALIGN) * self.ALIGN)
+        for i, (off, span) in enumerate(self.free_spans):
+            if span >= size:
+                if span == size:
+                    del self.free_spans[i]
+                else:
+                    self.free_spans[i] = (off + size, span - size)
+                self.in_use += size
+                self.peak = max(self.peak, self.in_use)
+                return off
+        return None
+
+    def release(self, offset: int, nbytes: int) -> None:
+        size = max(self.ALIGN, -(-nbytes // self.ALIGN) * self.ALIGN)
+        self.in_use -= size
+        spans = sorted(self.free_spans + [(offset, size)])
+        merged = [spans[0]]
+        for off, span in spans[1:]:
+            last_off, last_span = merged[-1]
+            if last_off + last_span == off:
+                merged[-1] = (last_off, last_span + span)
+            else:
+                merged.append((off, span))
+        self.free_spans = merged
+
+
+class CoreContext:
+    """State of one simulated core while the kernel runs on it."""
+
+    def __init__(self, core_id: int, core_count: int, multicore: bool, tcm_pool_bytes: int,
+                 kernel_file: str, dst=None, limits: Limits = Limits(),
+                 display_file: str | None = None):
+        self.core_id = core_id
+        self.core_count = core_count
+        self.multicore = multicore
+        self.kernel_file = kernel_file        # absolute: what code objects carry
+        self.display_file = display_file or kernel_file  # as the user wrote it
+        self.dst = dst
+        self.limits = limits
+        self.tcm = TcmPool(tcm_pool_bytes)
+        self.trace = CoreTrace(core_id)
+        self.iterations = 0
+        self.next_buffer_id = 0
+        self.pending_reads = 0   # interpreted element accesses not yet emitted as a run
+        self.pending_writes = 0
+
+    # -- records -----------------------------------------------------------------------
+    def emit(self, record) -> None:
+        """Append a record, first closing any open run of interpreted element accesses."""
+        if self.pending_reads or self.pending_writes:
+            self.flush_elements()
+        self.step()
+        self.trace.records.append(record)
+
+    def flush_elements(self) -> None:
+        self.trace.records.append(ElementRun(self.pending_reads, self.pending_writes, 0))
+        self.pending_reads = self.pending_writes = 0
+
+    def finish(self) -> CoreTrace:
+        if self.pending_reads or self.pending_writes:
+            self.flush_elements()
+        self.trace.tcm_peak_bytes = self.tcm.peak
+        return self.trace
+
+    def step(self, n: int = 1) -> None:
+        self.trace.steps += n
+        if self.trace.steps > self.limits.max_steps:
+            raise SimulationLimit(
+                f"{self.where()}: core {self.core_id} exceeded {self.limits.max_steps} steps "
+                "(API calls and element accesses): the kernel does not finish")
+
+    # -- where in the user's file ----------------------------------------------------------
+    def line(self) -> int:
+        """Line of the kernel file currently executing (innermost frame in that file)."""
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_filename == self.kernel_file:
+                return frame.f_lineno
+            frame = frame.f_back
+        return 0
+
+    def where(self) -> str:
+        return f"{self.display_file}:{self.line()}"
+
+    def display(self, filename: str) -> str:
+        """A filename as the user knows it."""
+        return self.display_file if filename == self.kernel_file else filename
+
+    def fault(self, what: str) -> KernelFault:
+        return KernelFault(f"{self.where()}: core {self.core_id}: {what}")
+
+
+_current: CoreContext | None = None
+
+
+def current() -> CoreContext:
+    if _current is None:
+        raise KernelFault("a kernel API was called outside a simulation run "
+                          "(run the kernel with `python -m gpsimd_sim run FILE`)")
+    return _current
+
+
+def current_or_none() -> CoreContext | None:
+    return _current
+
+
+def activate(ctx: CoreContext | None) -> None:
+    global _current
+    _current = ctx
+
+
+def get_cpu_id() -> int:
+    """This core's id, in [0, get_cpu_count())."""
+    return current().core_id
+
+
+def get_cpu_count() -> int:
+    """Number of GPSIMD cores running this kernel (1 unless the kernel is multicore)."""
+    return current().core_count
+
+
+def get_dst_tensor():
+    """The operator's output tensor, which multicore kernels write in place."""
+    ctx = current()
+    ctx.step()
+    if not ctx.multicore:
+        raise ctx.fault("get_dst_tensor() is for multicore kernels (@kernel(multicore=True)); "
+                        "a single-core kernel returns its output")
+    return ctx.dst

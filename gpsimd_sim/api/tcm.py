@@ -1,0 +1,79 @@
+"""TCM buffers: ``tcm_malloc`` / ``tcm_free`` over each core's 16 KiB pool."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..functional.records import Alloc, Free
+from .runtime import current
+
+
+class TcmBuffer:
+    """A typed view of bytes in one core's TCM pool (the C++ ``float *tcm_buffer``)."""
+
+    __slots__ = ("id", "offset", "nbytes", "array", "freed", "core")
+
+    def __init__(self, buf_id: int, offset: int, nbytes: int, array: np.ndarray, core: int):
+        self.id = buf_id
+        self.offset = offset
+        self.nbytes = nbytes
+        self.array = array
+        self.freed = False
+        self.core = core
+
+    @property
+    def capacity(self) -> int:
+        """Elements of its dtype the buffer holds."""
+        return self.array.shape[0]
+
+    def __len__(self) -> int:
+        return self.capacity
+
+    def __repr__(self) -> str:
+        return f"TcmBuffer(id={self.id}, {self.nbytes} bytes, {self.array.dtype})"
+
+    def live_array(self, what: str) -> np.ndarray:
+        if self.freed:
+            raise current().fault(f"{what}: TCM buffer {self.id} used after tcm_free")
+        return self.array
+
+
+def sizeof(dtype) -> int:
+    """Bytes per element of ``dtype`` (the C++ ``sizeof(float)``)."""
+    return np.dtype(dtype).itemsize
+
+
+def tcm_malloc(nbytes: int, dtype=np.float32) -> TcmBuffer | None:
+    """Allocate ``nbytes`` of this core's TCM pool as a ``dtype`` buffer, or None if it cannot."""
+    ctx = current()
+    nbytes = int(nbytes)
+    itemsize = np.dtype(dtype).itemsize
+    if nbytes <= 0 or nbytes % itemsize:
+        raise ctx.fault(f"tcm_malloc({nbytes}): size must be a positive multiple of {itemsize} "
+                        f"bytes for {np.dtype(dtype).name}")
+    buf_id = ctx.next_buffer_id
+    ctx.next_buffer_id += 1
+    offset = ctx.tcm.allocate(nbytes)
+    if offset is None:
+        ctx.trace.malloc_failures += 1
+        ctx.emit(Alloc(buf_id, nbytes, False, ctx.line()))
+        return None
+    array = ctx.tcm.memory[offset:offset + nbytes].view(dtype)
+    ctx.emit(Alloc(buf_id, nbytes, True, ctx.line()))
+    return TcmBuffer(buf_id, offset, nbytes, array, ctx.core_id)
+
+
+def tcm_free(buffer: TcmBuffer | None) -> None:
+    """Return a buffer to the pool; ``tcm_free(None)`` does nothing, as in C++."""
+    ctx = current()
+    if buffer is None:
+        ctx.emit(Free(-1, 0, ctx.line()))
+        return
+    if not isinstance(buffer, TcmBuffer):
+        raise ctx.fault(f"tcm_free expects a TCM buffer, got {type(buffer).__name__}")
+    if buffer.freed:
+        raise ctx.fault(f"tcm_free: TCM buffer {buffer.id} freed twice")
+    if buffer.core != ctx.core_id:
+        raise ctx.fault(f"tcm_free: TCM buffer {buffer.id} belongs to core {buffer.core}")
+    buffer.freed = True
+    ctx.tcm.release(buffer.offset, buffer.nbytes)
+    ctx.emit(Free(buffer.id, buffer.nbytes, ctx.line()))

@@ -1,0 +1,223 @@
+"""Tensors in device memory and the two ways a kernel reaches them.
+
+``accessor()`` is the element-wise path (one element per access, single core only);
+``tcm_accessor()`` is the DMA path (block copies between the tensor and a TCM buffer).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..functional.records import Dma, Fill
+from .runtime import current
+from .tcm import TcmBuffer
+
+float32, float16, int32, int16, int8, uint8 = (np.float32, np.float16, np.int32, np.int16,
+                                               np.int8, np.uint8)
+DTYPES = {"float32": float32, "float16": float16, "int32": int32, "int16": int16,
+          "int8": int8, "uint8": uint8}
+
+
+def garbage_like(shape, dtype) -> np.ndarray:
+    """Contents of memory nobody wrote: NaN for floats, a 0x5A pattern for integers.
+
+    ``empty()`` and ``get_dst_tensor()`` do not initialise their data on the hardware; filling
+    it with values no correct kernel produces lets the correctness check catch a missed element.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return np.full(shape, np.nan, dtype=dtype)
+    return np.full(shape, 0x5A, dtype=np.uint8).view(dtype) if dtype.itemsize == 1 else \
+        np.full(shape, int.from_bytes(b"\x5a" * dtype.itemsize, "little") & np.iinfo(dtype).max,
+                dtype=dtype)
+
+
+class Tensor:
+    """A tensor in device memory (HBM)."""
+
+    def __init__(self, data: np.ndarray, name: str):
+        self.data = data
+        self.name = name
+        self.writer = None  # per-element writing core, made on the first multicore write
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def sizes(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    def numpy(self) -> np.ndarray:
+        return self.data.copy()
+
+    def accessor(self, ndim: int | None = None) -> "ElementAccessor":
+        """Element-wise accessor (C++ ``t.accessor<T, N>()``); ``ndim`` defaults to ``dim()``."""
+        ctx = current()
+        ctx.step()
+        if ctx.multicore:
+            raise ctx.fault(f"element accessor on tensor {self.name}: multicore kernels may only "
+                            "use TCM accessors (Custom Operators API reference)")
+        if ndim is not None and ndim != self.dim():
+            raise ctx.fault(f"accessor({ndim}) on tensor {self.name} of {self.dim()} dimensions")
+        return ElementAccessor(self)
+
+    def tcm_accessor(self) -> "TcmAccessor":
+        """Block-copy accessor between this tensor and TCM (C++ ``t.tcm_accessor()``)."""
+        current().step()
+        return TcmAccessor(self)
+
+    def __repr__(self) -> str:
+        return f"Tensor({self.name}, sizes={self.sizes()}, {self.dtype})"
+
+
+class ElementAccessor:
+    """``acc[i][j]`` or ``acc[i, j]`` reads and writes one element of device memory.
+
+    Interpreted accesses are counted into runs; pass the accessor to a ``@loop`` function to
+    run the same accesses compiled, with the same counts.
+    """
+
+    __slots__ = ("tensor", "array")
+
+    def __init__(self, tensor: Tensor):
+        self.tensor = tensor
+        self.array = tensor.data
+
+    def _check(self, index: tuple) -> tuple:
+        shape = self.array.shape
+        if len(index) != len(shape) or any(
+                not (0 <= i < n) for i, n in zip(index, shape)):
+            ctx = current()
+            raise ctx.fault(f"out-of-bounds element access: tensor {self.tensor.name} of sizes "
+                            f"{tuple(shape)}, index {list(index)}")
+        return index
+
+    def __getitem__(self, index):
+        if not isinstance(index, tuple):
+            index = (index,)
+        if len(index) < self.array.ndim:
+            return _Row(self, index)
+        ctx = current()
+        ctx.pending_reads += 1
+        ctx.step()
+        return self.array[self._check(index)]
+
+    def __setitem__(self, index, value) -> None:
+        if not isinstance(index, tuple):
+            index = (index,)
+        ctx = current()
+        ctx.pending_writes += 1
+        ctx.step()
+        self.array[self._check(index)] = value
+
+
+class _Row:
+    """The partial index ``acc[i]`` of a multi-dimensional accessor."""
+
+    __slots__ = ("acc", "prefix")
+
+    def __init__(self, acc: ElementAccessor, prefix: tuple):
+        self.acc = acc
+        self.prefix = prefix
+
+    def __getitem__(self, index):
+        rest = index if isinstance(index, tuple) else (index,)
+        return self.acc[self.prefix + rest]
+
+    def __setitem__(self, index, value) -> None:
+        rest = index if isinstance(index, tuple) else (index,)
+        self.acc[self.prefix + rest] = value
+
+
+class TcmAccessor:
+    """``tensor_to_tcm`` / ``tcm_to_tensor``: DMA block copies, offsets into the flat tensor."""
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor: Tensor):
+        self.tensor = tensor
+
+    def _span(self, what: str, buffer, offset, n):
+        ctx = current()
+        t = self.tensor
+        if not isinstance(buffer, TcmBuffer):
+            got = "None (tcm_malloc failed)" if buffer is None else type(buffer).__name__
+            raise ctx.fault(f"{what}: expected a TCM buffer, got {got}")
+        array = buffer.live_array(what)
+        offset, n = int(offset), int(n)
+        if n < 0 or offset < 0 or offset + n > t.numel():
+            bad = offset if offset < 0 or offset >= t.numel() else t.numel()
+            raise ctx.fault(f"out-of-bounds {what}: tensor {t.name} has {t.numel()} elements, "
+                            f"elements [{offset}, {offset + n}) requested (first bad index {bad})")
+        if n > array.shape[0]:
+            raise ctx.fault(f"out-of-bounds {what}: TCM buffer {buffer.id} holds {array.shape[0]} "
+                            f"elements, {n} requested (first bad index {array.shape[0]})")
+        if array.dtype != t.dtype:
+            raise ctx.fault(f"{what}: TCM buffer {buffer.id} is {array.dtype}, tensor {t.name} "
+                            f"is {t.dtype}")
+        return ctx, array, offset, n
+
+    def tensor_to_tcm(self, buffer: TcmBuffer, offset: int, n: int) -> None:
+        """Copy ``n`` elements of the flat tensor from ``offset`` into ``buffer``."""
+        ctx, array, offset, n = self._span("tensor_to_tcm", buffer, offset, n)
+        array[:n] = self.tensor.data.reshape(-1)[offset:offset + n]
+        ctx.emit(Dma("to_tcm", self.tensor.name, offset, n, n * array.itemsize, buffer.id,
+                     buffer.offset, ctx.line()))
+
+    def tcm_to_tensor(self, buffer: TcmBuffer, offset: int, n: int) -> None:
+        """Copy ``n`` elements of ``buffer`` into the flat tensor at ``offset``."""
+        ctx, array, offset, n = self._span("tcm_to_tensor", buffer, offset, n)
+        t = self.tensor
+        if ctx.multicore:
+            self._claim(ctx, offset, n)
+        t.data.reshape(-1)[offset:offset + n] = array[:n]
+        ctx.emit(Dma("to_tensor", t.name, offset, n, n * array.itemsize, buffer.id,
+                     buffer.offset, ctx.line()))
+
+    def _claim(self, ctx, offset: int, n: int) -> None:
+        """Record which core wrote each element; two cores writing one element is a race."""
+        t = self.tensor
+        if t.writer is None:
+            t.writer = np.full(t.numel(), -1, dtype=np.int16)
+        span = t.writer[offset:offset + n]
+        clash = np.flatnonzero((span != -1) & (span != ctx.core_id))
+        if clash.size:
+            i = offset + int(clash[0])
+            raise ctx.fault(f"race: tensor {t.name} element {i} written by core "
+                            f"{int(t.writer[i])} and core {ctx.core_id} (no synchronisation "
+                            "between cores: the result depends on timing)")
+        span[:] = ctx.core_id
+
+
+def _new_tensor(kind: str, data: np.ndarray) -> Tensor:
+    """A tensor the kernel made, named for the call that made it (``zeros#0``, ``empty#1``)."""
+    ctx = current()
+    ctx.next_buffer_id += 1
+    return Tensor(data, f"{kind}#{ctx.next_buffer_id - 1}")
+
+
+def _shape(sizes) -> tuple[int, ...]:
+    if isinstance(sizes, (int, np.integer)):
+        return (int(sizes),)
+    return tuple(int(s) for s in sizes)
+
+
+def zeros(sizes, dtype=float32) -> Tensor:
+    """A new device tensor filled with zeros (the fill costs time on the hardware)."""
+    shape = _shape(sizes)
+    t = _new_tensor("zeros", np.zeros(shape, dtype=dtype))
+    ctx = current()
+    ctx.emit(Fill(t.name, t.data.nbytes, ctx.line()))
+    return t
+
+
+def empty(sizes, dtype=float32) -> Tensor:
+    """A new device tensor whose contents are not written (faster than ``zeros``)."""
+    shape = _shape(sizes)
+    current().step()
+    return _new_tensor("empty", garbage_like(shape, dtype))

@@ -1,0 +1,52 @@
+"""``python -m gpsimd_sim run KERNEL``: simulate one kernel and report."""
+from __future__ import annotations
+
+import argparse
+
+from ..report.output import to_json, write_atomic
+from ..report.summary import format_run
+from ..simulate import RunOptions, run
+from .common import (add_hardware_options, add_kernel_options, parse_shape, positive_float,
+                     positive_int)
+
+HELP = "simulate one kernel file on the modelled GPSIMD engine"
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("run", help=HELP, description=HELP)
+    p.add_argument("kernel", help="kernel file, e.g. kernels/relu_tcm.py")
+    p.add_argument("--shape", type=parse_shape, default=(32, 4096),
+                   help="input shape, e.g. 32x4096 (default)")
+    p.add_argument("--dtype", default="float32",
+                   help="input dtype: float32 (default), float16, int32, int16, int8, uint8")
+    add_kernel_options(p)
+    add_hardware_options(p)
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    p.add_argument("--out", metavar="FILE", help="also write the JSON result to FILE (atomically)")
+    p.add_argument("--max-steps", type=positive_int, default=RunOptions.max_steps,
+                   help="API calls per core before the kernel is declared non-terminating")
+    p.add_argument("--max-iterations", type=positive_int, default=RunOptions.max_iterations,
+                   help="compiled-loop iterations per core before the same")
+    p.add_argument("--max-cycles", type=positive_float, default=None,
+                   help="fail if the simulated run exceeds this many cycles")
+    p.add_argument("--timeout", type=positive_float, default=RunOptions.timeout_s,
+                   help="wall-time limit of the functional stage in seconds (default 600)")
+    p.set_defaults(handler=main)
+
+
+def options_from(args: argparse.Namespace) -> RunOptions:
+    return RunOptions(kernel=args.kernel, shape=args.shape, cores=args.cores,
+                      buffer_size=args.buffer_size, preset=args.preset,
+                      overrides=list(args.overrides), seed=args.seed, dtype=args.dtype,
+                      max_steps=args.max_steps, max_iterations=args.max_iterations,
+                      max_cycles=args.max_cycles, timeout_s=args.timeout,
+                      timeline=bool(getattr(args, "trace", None)))
+
+
+def main(args: argparse.Namespace) -> int:
+    result = run(options_from(args))
+    d = result.to_dict()
+    if args.out:
+        write_atomic(args.out, to_json(d))
+    print(to_json(d), end="") if args.json else print(format_run(d))
+    return 0 if d["correct"] else 1

@@ -1,0 +1,213 @@
+"""Load hardware presets (TOML shipped in the package), apply overrides, report provenance.
+
+A preset file has one table per section; every parameter is an inline table
+``{ value = ..., source = "...", confidence = "H" | "M" | "L" | "assumed" | "fitted" }``.
+Fitted values live apart, in ``presets/fitted/<preset>.toml``, written by
+``python -m gpsimd_sim calibrate``; they override the preset's placeholder and keep their
+provenance (which measurements, when, residuals).
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import fields, replace
+from importlib import resources
+from pathlib import Path
+
+from ..errors import ConfigError
+from .hardware import SECTIONS, HardwareConfig
+
+CONFIDENCES = ("H", "M", "L", "assumed", "fitted", "derived", "override")
+_TYPES = {"int": int, "float": float, "bool": bool}
+
+
+def preset_dir() -> Path:
+    return Path(str(resources.files("gpsimd_sim.config") / "presets"))
+
+
+def available_presets() -> list[str]:
+    return sorted(p.stem for p in preset_dir().glob("*.toml"))
+
+
+def fitted_path(preset: str) -> Path:
+    return preset_dir() / "fitted" / f"{preset}.toml"
+
+
+def _field_index() -> dict[str, tuple[str, str]]:
+    """Map both ``field`` and ``section.field`` to (section, field)."""
+    index = {}
+    for section, cls in SECTIONS.items():
+        for f in fields(cls):
+            index[f.name] = (section, f.name)
+            index[f"{section}.{f.name}"] = (section, f.name)
+    return index
+
+
+FIELD_INDEX = _field_index()
+
+
+def _coerce(raw, type_name: str, where: str):
+    want = _TYPES[type_name]
+    if want is bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return raw.lower() in ("true", "1", "yes")
+        raise ConfigError(f"{where}: expected true or false, got {raw!r}")
+    if isinstance(raw, bool):
+        raise ConfigError(f"{where}: expected a number, got {raw!r}")
+    try:
+        number = float(raw) if isinstance(raw, str) else raw
+        if want is int and isinstance(number, float) and number.is_integer() is False:
+            raise ConfigError(f"{where}: expected an integer, got {raw!r}")
+        value = want(number)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{where}: expected {type_name}, got {raw!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(f"{where}: expected a finite number, got {raw!r}")
+    if value < 0:
+        raise ConfigError(f"{where}: must not be negative, got {raw!r}")
+    return value
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read preset: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: malformed TOML: {exc}") from None
+
+
+def parse_preset(data: dict, where: str) -> tuple[dict, dict]:
+    """Validate a preset document; return (values, provenance) keyed by section.field."""
+    values, provenance = {}, {}
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where}: missing top-level 'name'")
+    for section, cls in SECTIONS.items():
+        table = data.get(section)
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: missing section [{section}]")
+        known = {f.name: f for f in fields(cls)}
+        for key in table:
+            if key not in known:
+                raise ConfigError(f"{where}: [{section}] has unknown parameter '{key}'")
+        for fname, f in known.items():
+            entry = table.get(fname)
+            at = f"{where}: [{section}] {fname}"
+            if entry is None:
+                raise ConfigError(f"{at}: missing")
+            if not isinstance(entry, dict) or "value" not in entry:
+                raise ConfigError(f"{at}: expected {{ value = ..., source = ..., confidence = ... }}")
+            conf = entry.get("confidence")
+            if conf not in CONFIDENCES:
+                raise ConfigError(f"{at}: confidence must be one of {', '.join(CONFIDENCES)}, got {conf!r}")
+            if not isinstance(entry.get("source"), str) or not entry["source"]:
+                raise ConfigError(f"{at}: missing 'source'")
+            values[f"{section}.{fname}"] = _coerce(entry["value"], f.type, at)
+            provenance[f"{section}.{fname}"] = {"source": entry["source"], "confidence": conf}
+    return values, provenance
+
+
+def _apply_fitted(preset: str, values: dict, provenance: dict) -> None:
+    path = fitted_path(preset)
+    if not path.exists():
+        return
+    data = _read_toml(path)
+    for key, entry in data.get("parameters", {}).items():
+        if key not in FIELD_INDEX:
+            raise ConfigError(f"{path}: unknown fitted parameter '{key}'")
+        section, fname = FIELD_INDEX[key]
+        full = f"{section}.{fname}"
+        f = next(f for f in fields(SECTIONS[section]) if f.name == fname)
+        values[full] = _coerce(entry.get("value"), f.type, f"{path}: {key}")
+        provenance[full] = {"source": entry.get("source", f"fitted: {path.name}"), "confidence": "fitted"}
+
+
+def parse_override(text: str) -> tuple[str, str]:
+    """Split ``key=value`` and resolve the key, or raise a one-line ConfigError."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"--set {text!r}: expected key=value")
+    if key not in FIELD_INDEX:
+        raise ConfigError(f"--set {text!r}: unknown parameter '{key}' (see docs/model.md)")
+    section, fname = FIELD_INDEX[key]
+    return f"{section}.{fname}", raw.strip()
+
+
+def load_config(preset: str = "trn1", overrides: dict | list | None = None,
+                use_fitted: bool = True) -> tuple[HardwareConfig, dict]:
+    """Resolve a preset plus ``key=value`` overrides into (HardwareConfig, provenance)."""
+    if isinstance(preset, str) and (preset.endswith(".toml") or "/" in preset):
+        path = Path(preset)
+        name_for_fit = path.stem
+    else:
+        path = preset_dir() / f"{preset}.toml"
+        name_for_fit = preset
+        if not path.exists():
+            raise ConfigError(f"--preset {preset!r}: unknown preset (available: {', '.join(available_presets())})")
+    values, provenance = parse_preset(_read_toml(path), str(path))
+    if use_fitted:
+        _apply_fitted(name_for_fit, values, provenance)
+    items = overrides.items() if isinstance(overrides, dict) else [parse_override(o) for o in overrides or []]
+    for key, raw in items:
+        if key not in FIELD_INDEX:
+            raise ConfigError(f"--set {key}: unknown parameter")
+        section, fname = FIELD_INDEX[key]
+        full = f"{section}.{fname}"
+        f = next(f for f in fields(SECTIONS[section]) if f.name == fname)
+        values[full] = _coerce(raw, f.type, f"--set {key}")
+        provenance[full] = {"source": "command-line override", "confidence": "override"}
+    config = build_config(_read_toml(path)["name"], values)
+    return config, provenance
+
+
+def build_config(name: str, values: dict) -> HardwareConfig:
+    sections = {}
+    for section, cls in SECTIONS.items():
+        sections[section] = cls(**{f.name: values[f"{section}.{f.name}"] for f in fields(cls)})
+    config = HardwareConfig(name=name, **sections)
+    check_config(config)
+    return config
+
+
+def check_config(c: HardwareConfig) -> None:
+    """Reject configurations no hardware could have (zero clock, zero bandwidth, ...)."""
+    positive = {
+        "cores": c.core.cores, "clock_hz": c.core.clock_hz, "simd_lanes_32bit": c.core.simd_lanes_32bit,
+        "issue_width_ops": c.core.issue_width_ops, "dma_queues": c.dma.dma_queues,
+        "dma_bytes_per_ns": c.dma.dma_bytes_per_ns, "hbm_bytes_per_ns": c.memory.hbm_bytes_per_ns,
+        "tcm_width_bytes": c.tcm.tcm_width_bytes,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{key}={value}: must be positive")
+    if c.tcm.tcm_pool_bytes > c.tcm.tcm_bytes:
+        raise ConfigError(f"tcm_pool_bytes={c.tcm.tcm_pool_bytes} exceeds tcm_bytes={c.tcm.tcm_bytes}")
+
+
+def with_values(config: HardwareConfig, **changes) -> HardwareConfig:
+    """A copy of ``config`` with some fields changed, by bare field name."""
+    sections = {s: getattr(config, s) for s in SECTIONS}
+    for key, value in changes.items():
+        section, fname = FIELD_INDEX[key]
+        sections[section] = replace(sections[section], **{fname: value})
+    out = HardwareConfig(name=config.name, **sections)
+    check_config(out)
+    return out
+
+
+def config_to_dict(config: HardwareConfig, provenance: dict | None = None) -> dict:
+    """The resolved configuration as plain JSON: value, unit, source and confidence for each."""
+    out: dict = {"preset": config.name}
+    for section, cls in SECTIONS.items():
+        table = {}
+        for f in fields(cls):
+            entry = {"value": getattr(getattr(config, section), f.name), "unit": f.metadata["unit"]}
+            if provenance and f"{section}.{f.name}" in provenance:
+                entry.update(provenance[f"{section}.{f.name}"])
+            table[f.name] = entry
+        out[section] = table
+    return out

@@ -1,0 +1,109 @@
+"""The functional stage: run the kernel on every core for real and check its output.
+
+Cores run one after another (custom-operator cores never synchronise, so the order cannot
+change a race-free kernel's result; ``order`` lets tests prove that). Each core leaves a
+``CoreTrace`` of records for the timing stage.
+"""
+from __future__ import annotations
+
+import signal
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..api import runtime
+from ..api.tensor import Tensor, garbage_like
+from ..errors import KernelFault, SimError, SimulationLimit
+from .loader import LoadedKernel, user_line
+from .records import CoreTrace
+from .references import REFERENCES, compare
+
+
+@dataclass
+class FunctionalResult:
+    output: np.ndarray
+    expected: np.ndarray
+    correct: bool
+    max_abs_error: float
+    wrong_elements: int
+    traces: list[CoreTrace]
+
+
+def reference_for(kernel: LoadedKernel):
+    ref = kernel.spec.reference
+    if callable(ref):
+        return ref
+    if ref not in REFERENCES:
+        raise SimError(f"{kernel.path}: unknown reference {ref!r} "
+                       f"(built in: {', '.join(REFERENCES)}; or pass a function)")
+    return REFERENCES[ref]
+
+
+@contextmanager
+def wall_limit(seconds: float | None, path: str):
+    """Stop a kernel stuck in interpreted Python after ``seconds`` of wall time."""
+    if not seconds or not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def expire(signum, frame):
+        raise SimulationLimit(f"{path}: the kernel did not finish within {seconds:g} s of "
+                              "wall time (--timeout)")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_functional(kernel: LoadedKernel, inputs: list[np.ndarray], cores: int,
+                   tcm_pool_bytes: int, limits: runtime.Limits = runtime.Limits(),
+                   order: list[int] | None = None, timeout_s: float | None = None
+                   ) -> FunctionalResult:
+    """Run ``kernel`` on ``cores`` cores (1 unless multicore) and compare with NumPy."""
+    reference = reference_for(kernel)
+    expected = np.asarray(reference(*[x.copy() for x in inputs]))
+    params = kernel.fn.__code__.co_varnames[:kernel.fn.__code__.co_argcount]
+    if len(params) != len(inputs):
+        raise SimError(f"{kernel.path}: kernel {kernel.name} takes {len(params)} tensors, "
+                       f"the reference {len(inputs)}")
+    tensors = [Tensor(x.copy(), name) for x, name in zip(inputs, params)]
+    multicore = kernel.spec.multicore
+    dst = Tensor(garbage_like(expected.shape, expected.dtype), "dst") if multicore else None
+    order = list(range(cores)) if order is None else list(order)
+    if sorted(order) != list(range(cores)):
+        raise SimError(f"core order {order} is not a permutation of 0..{cores - 1}")
+    traces: dict[int, CoreTrace] = {}
+    returned = None
+    with wall_limit(timeout_s, kernel.path):
+        for core in order:
+            ctx = runtime.CoreContext(core, cores, multicore, tcm_pool_bytes, kernel.filename,
+                                      dst, limits, kernel.path)
+            runtime.activate(ctx)
+            try:
+                returned = kernel.fn(*tensors)
+            except SimError:
+                raise
+            except RecursionError:
+                raise KernelFault(f"{kernel.path}: core {core}: kernel recursed too deeply") from None
+            except Exception as exc:  # noqa: BLE001 - the user's kernel raised: report it
+                line = user_line(exc.__traceback__, kernel.filename)
+                raise KernelFault(f"{kernel.path}:{line}: core {core}: kernel raised "
+                                  f"{type(exc).__name__}: {exc}") from None
+            finally:
+                runtime.activate(None)
+            traces[core] = ctx.finish()
+    if multicore:
+        output = dst.data
+    else:
+        if not isinstance(returned, Tensor):
+            raise KernelFault(f"{kernel.path}: kernel {kernel.name} returned "
+                              f"{type(returned).__name__}, expected a tensor (single-core "
+                              "kernels return their output)")
+        output = returned.data
+    correct, max_err, wrong = compare(output, expected)
+    return FunctionalResult(output, expected, correct, max_err, wrong,
+                            [traces[c] for c in range(cores)])

@@ -1,0 +1,168 @@
+"""SimPy model of the GPSIMD cores, the DMA queues they share, and device-memory bandwidth.
+
+Each core is a process replaying its records. Compute and element-access runs are single
+delays. A DMA transfer (tensor_to_tcm, tcm_to_tensor, or the zeros() fill) waits the fixed
+trigger cost, takes a free queue (lowest id first), and moves its bytes at the queue's
+bandwidth or its share of device-memory bandwidth, whichever is lower. The share is fixed
+when the transfer starts (one event per transfer, no re-rating mid-flight).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import simpy
+
+from ..config.hardware import HardwareConfig
+from ..functional.records import Alloc, Compute, CoreTrace, Dma, ElementRun, Fill, Free
+from . import costs
+
+
+@dataclass
+class CoreTiming:
+    core: int
+    end_ns: float = 0.0
+    compute_ns: float = 0.0
+    element_ns: float = 0.0
+    dma_fixed_ns: float = 0.0     # trigger latency
+    dma_wait_ns: float = 0.0      # waiting for a free queue
+    dma_transfer_ns: float = 0.0  # data moving
+    fill_ns: float = 0.0          # zeros(): all of its DMA time
+    transfers: int = 0
+    bytes: int = 0
+    loop_calls: int = 0
+
+
+@dataclass
+class Span:
+    """One interval on a track of the timeline (a core or a DMA queue)."""
+    track: str
+    kind: str
+    start_ns: float
+    end_ns: float
+    args: dict
+
+
+@dataclass
+class TimingResult:
+    simulated_ns: float
+    cores: list[CoreTiming]
+    spans: list[Span] = field(default_factory=list)
+    counters: list[tuple[str, float, float]] = field(default_factory=list)  # (name, t, value)
+    events: int = 0
+    dma_busy_ns: list[float] = field(default_factory=list)
+
+
+class EngineModel:
+    """The modelled hardware for one kernel run."""
+
+    def __init__(self, config: HardwareConfig, record_timeline: bool = True):
+        self.config = config
+        self.env = simpy.Environment()
+        self.queues = simpy.Store(self.env)
+        self.queues.items.extend(range(config.dma.dma_queues))
+        self.active_transfers = 0
+        self.timeline = record_timeline
+        self.spans: list[Span] = []
+        self.counters: list[tuple[str, float, float]] = []
+        self.events = 0
+        self.queue_busy = [0.0] * config.dma.dma_queues
+
+    def _span(self, track, kind, start, end, **args):
+        if self.timeline and end > start:
+            self.spans.append(Span(track, kind, start, end, args))
+
+    def _bandwidth_counter(self):
+        if self.timeline:
+            rate = min(self.config.dma.dma_bytes_per_ns,
+                       self.config.memory.hbm_bytes_per_ns / max(1, self.active_transfers))
+            self.counters.append(("hbm_bytes_per_ns", self.env.now,
+                                  rate * self.active_transfers))
+
+    def dma(self, t: CoreTiming, nbytes: int, kind: str, args: dict):
+        """One DMA transfer issued by a core, which blocks until it completes."""
+        env, dma = self.env, self.config.dma
+        track = f"core {t.core}"
+        start = env.now
+        if not dma.dma_fixed_holds_queue:
+            yield env.timeout(dma.dma_fixed_ns)
+            self.events += 1
+        asked = env.now
+        queue = yield self.queues.get()
+        self.events += 1
+        got = env.now
+        if dma.dma_fixed_holds_queue:
+            yield env.timeout(dma.dma_fixed_ns)
+            self.events += 1
+        self.active_transfers += 1
+        self._bandwidth_counter()
+        rate = min(dma.dma_bytes_per_ns, self.config.memory.hbm_bytes_per_ns / self.active_transfers)
+        duration = costs.transfer_ns(nbytes, rate)
+        moving = env.now
+        yield env.timeout(duration)
+        self.events += 1
+        self.active_transfers -= 1
+        self._bandwidth_counter()
+        yield self.queues.put(queue)
+        end = env.now
+        self.queue_busy[queue] += end - (got if dma.dma_fixed_holds_queue else moving)
+        t.dma_fixed_ns += dma.dma_fixed_ns
+        t.dma_wait_ns += got - asked
+        t.dma_transfer_ns += duration
+        t.transfers += 1
+        t.bytes += nbytes
+        if kind == "fill":
+            t.fill_ns += end - start
+        self._span(track, kind, start, end, bytes=nbytes, queue=queue, **args)
+        self._span(f"dma queue {queue}", kind, got if dma.dma_fixed_holds_queue else moving,
+                   end, bytes=nbytes, core=t.core, **args)
+
+    def core(self, trace: CoreTrace, t: CoreTiming):
+        env, config = self.env, self.config
+        track = f"core {trace.core}"
+        tcm_in_use = 0
+        for rec in trace.records:
+            kind = type(rec)
+            if kind is Compute:
+                dt = costs.compute_ns(rec, config)
+                start = env.now
+                yield env.timeout(dt)
+                self.events += 1
+                t.compute_ns += dt
+                t.loop_calls += 1
+                self._span(track, "compute", start, env.now, loop=rec.name, line=rec.line,
+                           iterations=rec.ops["iterations"])
+            elif kind is ElementRun:
+                dt = costs.element_ns(rec.reads, rec.writes, config)
+                start = env.now
+                yield env.timeout(dt)
+                self.events += 1
+                t.element_ns += dt
+                self._span(track, "element accesses", start, env.now, reads=rec.reads,
+                           writes=rec.writes)
+            elif kind is Dma:
+                yield from self.dma(t, rec.nbytes, rec.direction,
+                                    {"tensor": rec.tensor, "offset": rec.offset,
+                                     "elements": rec.count, "tcm_offset": rec.tcm_offset,
+                                     "line": rec.line})
+            elif kind is Fill:
+                yield from self.dma(t, rec.nbytes, "fill", {"tensor": rec.tensor, "line": rec.line})
+            elif kind is Alloc or kind is Free:
+                if rec.nbytes and (kind is Free or rec.ok):
+                    tcm_in_use += rec.nbytes if kind is Alloc else -rec.nbytes
+                    if self.timeline:
+                        self.counters.append((f"tcm core {trace.core}", env.now, tcm_in_use))
+        t.end_ns = env.now
+
+    def run(self, traces: list[CoreTrace]) -> TimingResult:
+        timings = [CoreTiming(tr.core) for tr in traces]
+        for tr, t in zip(traces, timings):
+            self.env.process(self.core(tr, t))
+        self.env.run()
+        end = max((t.end_ns for t in timings), default=0.0)
+        return TimingResult(end, timings, self.spans, self.counters, self.events,
+                            self.queue_busy)
+
+
+def simulate_timing(traces: list[CoreTrace], config: HardwareConfig,
+                    record_timeline: bool = True) -> TimingResult:
+    return EngineModel(config, record_timeline).run(traces)

@@ -1,0 +1,37 @@
+"""Documented throughputs: the named data calibration fits and validation checks against.
+
+Source: the Neuron tutorial "Neuron Custom C++ Operators Performance Optimization"
+(../shared/seed-customop-mlp-perf-opt.txt), printed by inference.py on a trn1 instance.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Measurement:
+    variant: str
+    kernel: str              # kernel file, relative to the project root
+    cores: int | None        # None: the kernel's own (1 for single-core kernels)
+    buffer_size: int | None
+    iter_per_s: float
+    source: str
+
+
+TUTORIAL = "Neuron Custom C++ Operators Performance Optimization tutorial, trn1"
+
+MEASUREMENTS = {
+    "trn1": [
+        Measurement("element-wise accessor", "kernels/relu_elementwise.py", None, None,
+                    8.098649744235592, TUTORIAL + ", neuron/ (element-wise accessor)"),
+        Measurement("TCM accessor", "kernels/relu_tcm.py", None, 1024,
+                    220.73800131604054, TUTORIAL + ", neuron-tcm/ (buffer_size 1024)"),
+        Measurement("TCM, 8 cores", "kernels/relu_multicore.py", 8, 1024,
+                    269.936119707143, TUTORIAL + ", neuron-multicore/ (get_dst_tensor)"),
+    ],
+}
+
+# Which documented points the fit may see; the rest are held out and reported as predictions.
+FIT_VARIANTS = ("element-wise accessor", "TCM accessor")
+# The parameters no public source gives that calibration fits (at most two).
+FITTED_PARAMETERS = ("element_access_ns", "host_step_ns")

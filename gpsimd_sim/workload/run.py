@@ -1,0 +1,120 @@
+"""Throughput of a whole model under its benchmark protocol, with the time broken down."""
+from __future__ import annotations
+
+import runpy
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config.hardware import HardwareConfig
+from ..config.presets import config_to_dict
+from ..errors import SimError
+from ..functional.loader import LoadedKernel, load_kernel
+from ..simulate import SCHEMA_VERSION, RunOptions
+from .model import Model, StepResult, simulate_step
+from .protocol import Protocol
+
+
+def project_root() -> Path:
+    """The checkout the package was installed from (holds kernels/ and models/)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def resolve_path(path: str) -> str:
+    """A path as given if it exists, else relative to the project root (for shipped files)."""
+    if Path(path).exists():
+        return path
+    candidate = project_root() / path
+    return str(candidate) if candidate.exists() else path
+
+
+def load_model(path: str) -> tuple[Model, Protocol]:
+    resolved = resolve_path(path)
+    if not Path(resolved).is_file():
+        raise SimError(f"{path}: no such model file")
+    try:
+        ns = runpy.run_path(resolved)
+    except Exception as exc:  # noqa: BLE001 - the user's model file failed to import
+        raise SimError(f"{path}: error while importing the model: {type(exc).__name__}: {exc}") from None
+    model, protocol = ns.get("MODEL"), ns.get("PROTOCOL", Protocol())
+    if not isinstance(model, Model):
+        raise SimError(f"{path}: defines no MODEL (a gpsimd_sim.workload.Model)")
+    if not isinstance(protocol, Protocol):
+        raise SimError(f"{path}: PROTOCOL is not a gpsimd_sim.workload.Protocol")
+    return model, protocol
+
+
+@dataclass
+class ModelResult:
+    model: Model
+    protocol: Protocol
+    kernel: LoadedKernel
+    config: HardwareConfig
+    provenance: dict
+    steps: dict[int, StepResult]      # by batch size
+    iter_per_s: float
+    wall_s: float
+
+    @property
+    def correct(self) -> bool:
+        return all(s.correct for s in self.steps.values())
+
+    def to_dict(self) -> dict:
+        main = self.steps[self.protocol.batch]
+        total = main.ns
+        custom = sum(c.ns for c in main.components if c.kind in ("custom_op", "launch"))
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "model": self.model.name,
+            "kernel": self.kernel.path,
+            "batch": self.protocol.batch,
+            "batches_timed": self.protocol.timed_batches(),
+            "iter_per_s": self.iter_per_s,
+            "ms_per_iteration": total / 1e6,
+            "correct": self.correct,
+            "max_abs_error": max(s.max_abs_error for s in self.steps.values()),
+            "custom_op_share_pct": 100.0 * custom / total if total else 0.0,
+            "components": [{"name": c.name, "kind": c.kind, "ns": c.ns,
+                            "share_pct": 100.0 * c.ns / total if total else 0.0, **{
+                                k: v for k, v in c.detail.items() if k != "ns"}}
+                           for c in main.components],
+            "step_ns_by_batch": {str(b): s.ns for b, s in self.steps.items()},
+            "protocol": {"dataset_size": self.protocol.dataset_size,
+                         "batch": self.protocol.batch,
+                         "warmup_steps": self.protocol.warmup_steps,
+                         "claimed_steps": self.protocol.claimed_steps(),
+                         "timed_steps": len(self.protocol.timed_batches())},
+            "wall_s": self.wall_s,
+            "config": config_to_dict(self.config, self.provenance),
+        }
+
+
+def run_model(model: Model, protocol: Protocol, kernel_path: str, config: HardwareConfig,
+              provenance: dict, cores: int | None = None, buffer_size: int | None = None,
+              seed: int = 0, timeline: bool = False) -> ModelResult:
+    """Simulate one step per distinct batch size of the protocol and turn them into iter/s."""
+    start = time.perf_counter()
+    kernel = load_kernel(resolve_path(kernel_path))
+    kernel.path = kernel_path
+    options = RunOptions(kernel=kernel_path, cores=cores, buffer_size=buffer_size, seed=seed,
+                         timeline=timeline)
+    steps = {b: simulate_step(model, kernel, b, config, provenance, options, seed)
+             for b in sorted(set(protocol.timed_batches()) | {protocol.batch}, reverse=True)}
+    ips = protocol.iterations_per_s({b: s.ns for b, s in steps.items()})
+    return ModelResult(model, protocol, kernel, config, provenance, steps, ips,
+                       time.perf_counter() - start)
+
+
+def format_model(d: dict) -> str:
+    lines = [f"{d['model']} with {d['kernel']}: batch {d['batch']}, preset {d['config']['preset']}",
+             f"  throughput       {d['iter_per_s']:.2f} iterations/s "
+             f"({d['protocol']['claimed_steps']} steps over the time of "
+             f"{d['protocol']['timed_steps']}, as the benchmark script counts)",
+             f"  correct          {'yes' if d['correct'] else 'NO'} (max |error| "
+             f"{d['max_abs_error']:.3g} vs a NumPy forward pass)",
+             f"  per iteration    {d['ms_per_iteration']:.3f} ms; custom operator "
+             f"{d['custom_op_share_pct']:.1f}%",
+             "  component                      time      share"]
+    for c in d["components"]:
+        lines.append(f"    {c['name']:<26} {c['ns'] / 1e6:8.3f} ms {c['share_pct']:6.1f}%")
+    return "\n".join(lines)

@@ -1,0 +1,37 @@
+"""ReLU through the TCM accessor, one core: the tutorial's second kernel (neuron-tcm/relu.cpp).
+
+Line for line with the C++ in ../shared/seed-customop-mlp-perf-opt.txt; the inner
+`for (size_t j ...)` loop is the @loop function, compiled by numba.
+"""
+from gpsimd_sim.api import float32, kernel, loop, sizeof, tcm_free, tcm_malloc, zeros
+
+BUFFER_SIZE = 1024  # static constexpr size_t buffer_size = 1024;  (--buffer-size overrides)
+
+
+@loop
+def relu_block(tcm_buffer, copy_size):
+    for j in range(copy_size):
+        tcm_buffer[j] = tcm_buffer[j] if tcm_buffer[j] > 0.0 else 0.0
+
+
+@kernel(reference="relu")
+def relu_forward(t_in):
+    num_elem = t_in.numel()
+    t_out = zeros(t_in.sizes(), float32)
+
+    buffer_size = BUFFER_SIZE
+    tcm_buffer = tcm_malloc(sizeof(float32) * buffer_size, float32)
+
+    if tcm_buffer is not None:
+        t_in_tcm_acc = t_in.tcm_accessor()
+        t_out_tcm_acc = t_out.tcm_accessor()
+
+        for i in range(0, num_elem, buffer_size):
+            remaining_elem = num_elem - i
+            copy_size = buffer_size if remaining_elem > buffer_size else remaining_elem
+
+            t_in_tcm_acc.tensor_to_tcm(tcm_buffer, i, copy_size)
+            relu_block(tcm_buffer, copy_size)
+            t_out_tcm_acc.tcm_to_tensor(tcm_buffer, i, copy_size)
+    tcm_free(tcm_buffer)
+    return t_out

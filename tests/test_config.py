@@ -1,0 +1,82 @@
+"""Presets: every parameter typed, sourced, overridable, and malformed input refused."""
+import json
+
+import pytest
+
+from gpsimd_sim.config import available_presets, config_to_dict, load_config, parameter_table
+from gpsimd_sim.config.presets import preset_dir
+from gpsimd_sim.errors import ConfigError
+
+
+def test_trn1_and_inf2_presets_ship_with_the_package():
+    assert {"trn1", "inf2"} <= set(available_presets())
+
+
+@pytest.mark.parametrize("preset", ["trn1", "inf2"])
+def test_every_parameter_has_a_unit_source_and_confidence(preset):
+    config, provenance = load_config(preset, use_fitted=False)
+    d = config_to_dict(config, provenance)
+    for section, name, _type, unit, doc in parameter_table():
+        entry = d[section][name]
+        assert entry["unit"] and doc
+        assert entry["source"]
+        assert entry["confidence"] in ("H", "M", "L", "assumed", "fitted", "derived")
+
+
+def test_documented_values_match_hardware_facts():
+    config, _ = load_config("trn1", use_fitted=False)
+    assert config.core.cores == 8
+    assert config.core.clock_hz == 1.4e9
+    assert config.core.simd_lanes_32bit == 16
+    assert config.tcm.tcm_pool_bytes == 16 * 1024
+    assert config.tcm.tcm_latency_cycles == 3
+
+
+def test_set_overrides_a_parameter_by_bare_or_qualified_name():
+    a, prov = load_config("trn1", ["dma_bytes_per_ns=54.4"])
+    b, _ = load_config("trn1", ["dma.dma_bytes_per_ns=54.4"])
+    assert a.dma.dma_bytes_per_ns == b.dma.dma_bytes_per_ns == 54.4
+    assert prov["dma.dma_bytes_per_ns"]["confidence"] == "override"
+
+
+def test_resolved_config_is_json_serialisable():
+    config, provenance = load_config("trn1")
+    json.dumps(config_to_dict(config, provenance))
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("nonsense=1", "unknown parameter 'nonsense'"),
+    ("clock_hz", "expected key=value"),
+    ("clock_hz=fast", "expected float"),
+    ("clock_hz=0", "must be positive"),
+    ("dma_fixed_ns=-5", "must not be negative"),
+    ("cores=2.5", "expected an integer"),
+    ("loop_vectorised=maybe", "expected true or false"),
+    ("clock_hz=nan", "finite"),
+])
+def test_bad_override_is_one_clear_error(override, fragment):
+    with pytest.raises(ConfigError, match=fragment.replace("(", r"\(")):
+        load_config("trn1", [override])
+
+
+def test_unknown_preset_names_the_available_ones():
+    with pytest.raises(ConfigError, match="available: .*trn1"):
+        load_config("trn9")
+
+
+@pytest.mark.parametrize("mutation, fragment", [
+    (lambda t: t.replace('name = "trn1"', ""), "missing top-level 'name'"),
+    (lambda t: t.replace("[dma]", "[dmx]"), r"missing section \[dma\]"),
+    (lambda t: t.replace('confidence = "H" }', 'confidence = "sure" }', 1), "confidence must be"),
+    (lambda t: t.replace("clock_hz = { value = 1.4e9,", "clock_hz = { valu = 1.4e9,"), "expected"),
+    (lambda t: t + "\n[core.extra\n", "malformed TOML"),
+    (lambda t: t.replace("[tcm]", "[tcm]\nbogus = { value = 1, source = \"x\", confidence = \"H\" }"),
+     "unknown parameter 'bogus'"),
+])
+def test_malformed_preset_file_is_one_clear_error(tmp_path, mutation, fragment):
+    text = (preset_dir() / "trn1.toml").read_text()
+    path = tmp_path / "broken.toml"
+    path.write_text(mutation(text))
+    with pytest.raises(ConfigError, match=fragment) as info:
+        load_config(str(path))
+    assert "\n" not in str(info.value)
