@@ -88,7 +88,10 @@ def loop(fn):
                 widths.append(a.itemsize)
         elem_bytes = max(widths, default=4)
         line = ctx.line()
-        ctx.emit(Compute(result.ops, tcm_loads, tcm_stores, elem_bytes, compiled.name, line))
+        # a loop that reads device memory one accessor call at a time cannot use the SIMD lanes
+        vectorisable = "elem" not in kinds
+        ctx.emit(Compute(result.ops, tcm_loads, tcm_stores, elem_bytes, compiled.name, line,
+                         vectorisable))
         if elem_reads or elem_writes:
             ctx.emit(ElementRun(elem_reads, elem_writes, line))
         return None

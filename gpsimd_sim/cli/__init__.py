@@ -18,7 +18,10 @@ class Parser(argparse.ArgumentParser):
     """argparse that reports a bad option in one line (no usage block) and exits 2."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        # a subcommand's prog is "gpsimd_sim run": every error line starts "gpsimd_sim: error:"
+        root, _, command = self.prog.partition(" ")
+        where = f"{command}: " if command else ""
+        self.exit(2, f"{root}: error: {where}{message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..config.presets import FIELD_INDEX, SECTIONS
-from ..workload.calibration import fit, write_fitted
+from ..workload.calibration import fit, sensitivity, write_fitted
 from ..workload.measurements import FIT_VARIANTS, FITTED_PARAMETERS
 
 HELP = "fit the parameters no public source gives to the documented measurements"
@@ -14,6 +14,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("calibrate", help=HELP, description=HELP)
     p.add_argument("--preset", default="trn1", help="preset to calibrate (default trn1)")
     p.add_argument("--dry-run", action="store_true", help="print the fit, write nothing")
+    p.add_argument("--sensitivity", action="store_true",
+                   help="also refit under each candidate mechanism and show the held-out error")
     p.set_defaults(handler=main)
 
 
@@ -31,4 +33,9 @@ def main(args: argparse.Namespace) -> int:
               f"{p['simulated_iter_per_s']:9.3f} iter/s  ({p['error_pct']:+.4f}%)")
     if not args.dry_run:
         print(f"wrote {write_fitted(result)}")
+    if args.sensitivity:
+        print("held-out error when the fit is redone under each candidate mechanism:")
+        for row in sensitivity(args.preset):
+            errs = ", ".join(f"{v} {e:+.1f}%" for v, e in row["held_out_error_pct"].items())
+            print(f"  {row['mechanism']:<56} {errs}")
     return 0

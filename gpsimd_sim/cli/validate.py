@@ -31,6 +31,9 @@ def main(args: argparse.Namespace) -> int:
         for r in rows:
             print(f"{r['variant']:<24}{r['documented_iter_per_s']:12.2f}"
                   f"{r['simulated_iter_per_s']:12.2f}{r['error_pct']:+8.2f}%  {r['role']}")
+    if not args.json:
+        print("(prediction: never seen by the fit; the multicore point did shape the choice of "
+              "mechanisms, see docs/calibration.md)")
     bad = [r for r in rows if abs(r["error_pct"]) > args.threshold]
     if bad and not args.json:
         print(f"{len(bad)} point(s) off by more than {args.threshold:g}%")

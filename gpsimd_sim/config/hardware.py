@@ -48,6 +48,7 @@ class DmaConfig:
     dma_fixed_ns: float = param("ns", "fixed cost per transfer, trigger to start of data movement")
     dma_bytes_per_ns: float = param("B/ns", "bandwidth of one DMA queue (1 B/ns = 1 GB/s)")
     dma_fixed_holds_queue: bool = param("bool", "whether the fixed cost occupies the queue (else it overlaps)")
+    fill_chunk_bytes: int = param("bytes", "zeros() fills device memory in DMA transfers of this size (0: one transfer)")
 
 
 @dataclass(frozen=True)

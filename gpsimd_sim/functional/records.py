@@ -19,6 +19,7 @@ class Compute:
     elem_bytes: int      # widest element the loop touched: sets the SIMD lane count
     name: str
     line: int
+    vectorisable: bool = True  # False when the loop goes through element-wise accessors
 
 
 @dataclass(slots=True)

@@ -50,8 +50,10 @@ def fixed_cost_floor(traces: list[CoreTrace], config: HardwareConfig) -> float:
         for r in tr.records:
             if type(r) is Compute:
                 total += per_call
-            elif type(r) is Dma or type(r) is Fill:
+            elif type(r) is Dma:
                 total += config.dma.dma_fixed_ns
+            elif type(r) is Fill:
+                total += config.dma.dma_fixed_ns * len(costs.fill_chunks(r.nbytes, config))
         floor = max(floor, total)
     return floor
 

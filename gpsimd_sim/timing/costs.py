@@ -28,7 +28,7 @@ def compute_work_cycles(rec: Compute, config: HardwareConfig) -> float:
 def compute_cycles(rec: Compute, config: HardwareConfig) -> float:
     """Cycles one compiled-loop call takes: fixed entry cost plus its counted work."""
     work = compute_work_cycles(rec, config)
-    if config.core.loop_vectorised:
+    if config.core.loop_vectorised and rec.vectorisable:
         work /= lanes(config, rec.elem_bytes)
     return config.core.loop_call_cycles + work
 
@@ -44,3 +44,12 @@ def element_ns(reads: int, writes: int, config: HardwareConfig) -> float:
 
 def transfer_ns(nbytes: int, rate_bytes_per_ns: float) -> float:
     return nbytes / rate_bytes_per_ns
+
+
+def fill_chunks(nbytes: int, config: HardwareConfig) -> list[int]:
+    """The DMA transfers a ``zeros()`` fill of ``nbytes`` is made of."""
+    chunk = config.dma.fill_chunk_bytes
+    if chunk <= 0 or nbytes <= chunk:
+        return [nbytes]
+    full, rest = divmod(nbytes, chunk)
+    return [chunk] * full + ([rest] if rest else [])

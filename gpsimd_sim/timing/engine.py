@@ -145,7 +145,8 @@ class EngineModel:
                                      "elements": rec.count, "tcm_offset": rec.tcm_offset,
                                      "line": rec.line})
             elif kind is Fill:
-                yield from self.dma(t, rec.nbytes, "fill", {"tensor": rec.tensor, "line": rec.line})
+                for nbytes in costs.fill_chunks(rec.nbytes, config):
+                    yield from self.dma(t, nbytes, "fill", {"tensor": rec.tensor, "line": rec.line})
             elif kind is Alloc or kind is Free:
                 if rec.nbytes and (kind is Free or rec.ok):
                     tcm_in_use += rec.nbytes if kind is Alloc else -rec.nbytes

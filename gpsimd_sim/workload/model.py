@@ -17,6 +17,9 @@ from ..simulate import RunOptions, RunResult, simulate_loaded
 from . import costs
 
 
+_WEIGHTS: dict = {}
+
+
 @dataclass(frozen=True)
 class Linear:
     name: str
@@ -43,17 +46,20 @@ class Model:
 
     def weights(self, seed: int) -> dict:
         """Xavier-normal weights (as the script's ``xavier_normal_``) and PyTorch's default
-        uniform biases, seeded."""
-        rng = np.random.default_rng(seed)
-        out = {}
-        for layer in self.layers:
-            if isinstance(layer, Linear):
-                std = np.sqrt(2.0 / (layer.n_in + layer.n_out))
-                bound = 1.0 / np.sqrt(layer.n_in)
-                out[layer.name] = (
-                    (rng.standard_normal((layer.n_out, layer.n_in)) * std).astype(np.float32),
-                    rng.uniform(-bound, bound, layer.n_out).astype(np.float32))
-        return out
+        uniform biases, seeded; made once per model and seed (11.6 M values take a while)."""
+        key = (self.name, self.input_size, tuple(self.layers), seed)
+        if key not in _WEIGHTS:
+            rng = np.random.default_rng(seed)
+            out = {}
+            for layer in self.layers:
+                if isinstance(layer, Linear):
+                    std = np.float32(np.sqrt(2.0 / (layer.n_in + layer.n_out)))
+                    bound = 1.0 / np.sqrt(layer.n_in)
+                    w = rng.standard_normal((layer.n_out, layer.n_in), dtype=np.float32) * std
+                    out[layer.name] = (w, rng.uniform(-bound, bound, layer.n_out).astype(np.float32))
+            _WEIGHTS.clear()  # keep one model's weights: they are 46 MB
+            _WEIGHTS[key] = out
+        return _WEIGHTS[key]
 
     def inputs(self, batch: int, seed: int) -> np.ndarray:
         """A batch of MNIST-like images: pixel values in [0, 1) like ``ToTensor()``, flattened."""

@@ -1,0 +1,82 @@
+"""Speed of the simulator itself (issue: simulator core).
+
+1. Wall time of `python -m gpsimd_sim run KERNEL` on [32,4096] for each tutorial kernel,
+   start-up included, with a warm numba cache (median of N runs). Target: < 1.5 s.
+2. Events per second of the timing stage against plain SimPy measured in the same process
+   (median of N). Target: at least 30% of plain SimPy's rate.
+
+    python benchmarks/bench_run.py [--repeat 5]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+KERNELS = ["kernels/relu_elementwise.py", "kernels/relu_tcm.py", "kernels/relu_multicore.py"]
+
+
+def wall_of_run(kernel: str, repeat: int) -> float:
+    cmd = [sys.executable, "-m", "gpsimd_sim", "run", kernel, "--shape", "32x4096", "--json"]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)  # warm the numba cache
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def plain_simpy_rate(n_events: int) -> float:
+    import simpy
+
+    env = simpy.Environment()
+
+    def proc(env, n):
+        for _ in range(n):
+            yield env.timeout(1.0)
+
+    for _ in range(8):
+        env.process(proc(env, n_events // 8))
+    t0 = time.perf_counter()
+    env.run()
+    return n_events / (time.perf_counter() - t0)
+
+
+def simulator_rate() -> tuple[float, int]:
+    from gpsimd_sim.simulate import RunOptions, run
+    from gpsimd_sim.timing.engine import simulate_timing
+
+    result = run(RunOptions(kernel=str(ROOT / "kernels/relu_multicore.py"), shape=(256, 4096),
+                            buffer_size=64))
+    traces, config = result.functional.traces, result.config
+    t0 = time.perf_counter()
+    timing = simulate_timing(traces, config, record_timeline=False)
+    return timing.events / (time.perf_counter() - t0), timing.events
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    print("1. `run` wall time on [32,4096], warm cache, median of", args.repeat)
+    for k in KERNELS:
+        print(f"   {k:<32} {wall_of_run(k, args.repeat):.3f} s   (target < 1.5 s)")
+    ratios, sims, plains = [], [], []
+    for _ in range(args.repeat):
+        sim, events = simulator_rate()
+        plain = plain_simpy_rate(events)
+        sims.append(sim)
+        plains.append(plain)
+        ratios.append(sim / plain)
+    print(f"2. timing stage: {statistics.median(sims):,.0f} events/s over {events:,} events; "
+          f"plain SimPy {statistics.median(plains):,.0f} events/s; "
+          f"ratio {statistics.median(ratios):.2f} (target >= 0.30)")
+
+
+if __name__ == "__main__":
+    main()
