@@ -1,0 +1,105 @@
+"""Numba helpers called by the counting functions that ``loop_compiler`` generates.
+
+Layout of the int64 ``counts`` array a counting function fills (``P`` = number of
+parameters)::
+
+    [0, N_OPS)                      one counter per OP_KINDS entry
+    N_OPS + 2*p                     element loads of parameter p
+    N_OPS + 2*p + 1                 element stores of parameter p
+    [N_OPS + 2*P, +ERROR_SLOTS)     error: kind, parameter, line, ndim, index[0..3]
+
+Hot-path code (bounds checks, counters) is emitted inline by the compiler, never
+through these helpers: passing an array to an njit function costs an atomic NRT
+incref/decref pair per call, which made a counted ReLU ~10x slower. The helpers that
+take the ``counts`` array run once per call (``flush``) or on the way out of a faulting
+loop (``fail``). The float16 helpers take and return scalars only.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+N_OPS = 6            # len(loop_compiler.OP_KINDS)
+ERROR_SLOTS = 8      # kind, parameter index, line, ndim, four index values
+ERR_NONE = 0
+ERR_OUT_OF_BOUNDS = 1
+ERR_STEP_LIMIT = 2
+
+_JIT = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True)
+
+
+def n_slots(n_params: int) -> int:
+    """Length of the counts array for a loop with ``n_params`` parameters."""
+    return N_OPS + 2 * n_params + ERROR_SLOTS
+
+
+@njit(**_JIT)
+def flush(counts, counters):
+    """Copy the counting function's local counters (a tuple) into ``counts``."""
+    for k in range(len(counters)):
+        counts[k] = counters[k]
+
+
+@njit(**_JIT)
+def fail(counts, counters, kind, param, line, ndim, i0, i1, i2, i3):
+    """Flush the counters and record a fault in the error slots at the tail of ``counts``."""
+    flush(counts, counters)
+    base = counts.shape[0] - ERROR_SLOTS
+    counts[base] = kind
+    counts[base + 1] = param
+    counts[base + 2] = line
+    counts[base + 3] = ndim
+    counts[base + 4] = i0
+    counts[base + 5] = i1
+    counts[base + 6] = i2
+    counts[base + 7] = i3
+
+
+# numba has no float16 on the CPU, so float16 arrays reach a counting function as
+# uint16 views and every element access goes through these two conversions. Both are
+# bit-exact with NumPy (checked over all 65536 halves and the halfway points).
+
+# 2**(e - 25) scales the 11-bit significand (implicit bit included) of exponent e;
+# e == 0 (subnormal, no implicit bit) scales by 2**-24.
+_HALF_SCALE = np.array([2.0 ** -24] + [2.0 ** (e - 25) for e in range(1, 31)] + [0.0],
+                       dtype=np.float32)
+
+
+@njit(**_JIT)
+def half_to_float(bits):
+    """float16 bit pattern (uint16) -> float32 value."""
+    b = np.int64(bits) & 0xFFFF
+    exp = (b >> 10) & 0x1F
+    mant = b & 0x3FF
+    if exp == 31:
+        v = np.float32(np.inf) if mant == 0 else np.float32(np.nan)
+    elif exp == 0:
+        v = np.float32(mant) * _HALF_SCALE[0]
+    else:
+        v = np.float32(mant | 0x400) * _HALF_SCALE[exp]
+    return -v if b & 0x8000 else v
+
+
+@njit(**_JIT)
+def float_to_half(x):
+    """Any real value -> float16 bit pattern (uint16), rounding to nearest even like NumPy."""
+    x = np.float64(x)
+    if x != x:
+        return np.uint16(0x7E00)
+    sign = 0x8000 if math.copysign(1.0, x) < 0 else 0
+    a = abs(x)
+    if a >= 65520.0:                      # halfway to 65536 and above round to inf
+        return np.uint16(sign | 0x7C00)
+    if a < 6.103515625e-05:               # below the smallest normal: subnormal or 0
+        return np.uint16(sign | np.int64(np.rint(a * 16777216.0)))
+    frac, e2 = math.frexp(a)              # a = frac * 2**e2 with 0.5 <= frac < 1
+    m = np.int64(np.rint(frac * 2048.0))  # 11-bit significand, 1024..2048 after rounding
+    e = e2 + 14                           # biased exponent
+    if m == 2048:                         # rounding carried into the next binade
+        m = 1024
+        e += 1
+    if e >= 31:
+        return np.uint16(sign | 0x7C00)
+    return np.uint16(sign | (e << 10) | (m - 1024))
