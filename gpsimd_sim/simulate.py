@@ -119,7 +119,7 @@ class RunResult:
             "bounds_ns": bound["bounds_ns"],
             "simulated_over_bound": t.simulated_ns / bound["bound_ns"] if bound["bound_ns"] else None,
             "fixed_cost_floor_ns": analysis.fixed_cost_floor(f.traces, cfg),
-            "limiter": analysis.limiter(t),
+            "limiter": analysis.limiter(t, f.traces, cfg, self.kernel.spec.multicore),
             **{k: v for k, v in util.items() if k not in ("engine_active_pct", "compute_active_pct",
                                                            "running_pct")},
             "per_core": per_core,

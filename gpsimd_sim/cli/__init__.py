@@ -9,9 +9,9 @@ import argparse
 import sys
 
 from ..errors import SimError
-from . import calibrate, mlp, run, validate
+from . import calibrate, mlp, run, sweep, validate
 
-COMMANDS = [run, mlp, calibrate, validate]
+COMMANDS = [run, mlp, calibrate, validate, sweep]
 
 
 class Parser(argparse.ArgumentParser):

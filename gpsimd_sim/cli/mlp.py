@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from ..config.presets import load_config
 from ..report.output import to_json, write_atomic
+from ..report.trace import model_trace, write_trace
 from ..workload.run import format_model, load_model, run_model
 from .common import add_hardware_options, add_kernel_options, positive_int
 
@@ -22,6 +23,9 @@ def add_parser(sub) -> None:
     add_hardware_options(p)
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     p.add_argument("--out", metavar="FILE", help="also write the JSON result to FILE (atomically)")
+    p.add_argument("--trace", metavar="FILE.json",
+                   help="write one iteration's timeline (Chrome trace-event JSON for "
+                        "ui.perfetto.dev or chrome://tracing; see docs/tracing.md)")
     p.set_defaults(handler=main)
 
 
@@ -40,5 +44,7 @@ def main(args: argparse.Namespace) -> int:
     d = result.to_dict()
     if args.out:
         write_atomic(args.out, to_json(d))
+    if args.trace:
+        write_trace(args.trace, model_trace(result))
     print(to_json(d), end="") if args.json else print(format_model(d))
     return 0 if d["correct"] else 1

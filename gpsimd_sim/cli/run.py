@@ -5,6 +5,7 @@ import argparse
 
 from ..report.output import to_json, write_atomic
 from ..report.summary import format_run
+from ..report.trace import run_trace, write_trace
 from ..simulate import RunOptions, run
 from .common import (add_hardware_options, add_kernel_options, parse_shape, positive_float,
                      positive_int)
@@ -23,6 +24,9 @@ def add_parser(sub) -> None:
     add_hardware_options(p)
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     p.add_argument("--out", metavar="FILE", help="also write the JSON result to FILE (atomically)")
+    p.add_argument("--trace", metavar="FILE.json",
+                   help="write a timeline (Chrome trace-event JSON: open it in ui.perfetto.dev "
+                        "or chrome://tracing; see docs/tracing.md)")
     p.add_argument("--max-steps", type=positive_int, default=RunOptions.max_steps,
                    help="API calls per core before the kernel is declared non-terminating")
     p.add_argument("--max-iterations", type=positive_int, default=RunOptions.max_iterations,
@@ -48,5 +52,7 @@ def main(args: argparse.Namespace) -> int:
     d = result.to_dict()
     if args.out:
         write_atomic(args.out, to_json(d))
+    if args.trace:
+        write_trace(args.trace, run_trace(result))
     print(to_json(d), end="") if args.json else print(format_run(d))
     return 0 if d["correct"] else 1

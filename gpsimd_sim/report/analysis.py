@@ -2,19 +2,27 @@
 
 The bound is the time no schedule can beat with the preset's resources (LLMCompass's
 roofline beside its simulation); the floor is the sum of fixed costs a core must pay one
-after another. The limiter is read off the slowest core's time breakdown and phrased as
-advice a kernel developer can act on.
+after another. Both are lower bounds of the simulated time for any preset. The limiter is
+read off the slowest core's time breakdown and phrased in the Neuron profiler's terms
+(engine active, DMA, device memory) as advice a kernel developer can act on.
 """
 from __future__ import annotations
 
 from ..config.hardware import HardwareConfig
-from ..functional.records import Compute, CoreTrace, Dma, ElementRun, Fill
+from ..functional.records import Alloc, Compute, CoreTrace, Dma, ElementRun, Fill
 from ..timing import costs
 from ..timing.engine import TimingResult
 
 
 def roofline(traces: list[CoreTrace], config: HardwareConfig) -> dict:
-    """Lower bounds, in ns, from each resource taken alone at its peak rate."""
+    """Lower bounds, in ns, from each resource taken alone at its peak rate.
+
+    compute: every counted operation at the SIMD lanes' peak (scalar for a loop that reads
+    through element accessors, which cannot vectorise), spread evenly over the cores;
+    dma_bandwidth: all bytes at the most the cores can draw (each core waits for its own
+    transfer, so at most one queue per core, and never more than device memory gives);
+    element_path: the busiest core's element accesses, one at a time.
+    """
     ncores = max(1, len(traces))
     work_cycles = 0.0
     element_ns = 0.0
@@ -23,14 +31,17 @@ def roofline(traces: list[CoreTrace], config: HardwareConfig) -> dict:
         core_elem = 0.0
         for r in tr.records:
             if type(r) is Compute:
-                work_cycles += costs.compute_work_cycles(r, config) / costs.lanes(config, r.elem_bytes)
+                work = costs.compute_work_cycles(r, config)
+                if getattr(r, "vectorisable", True):
+                    work /= costs.lanes(config, r.elem_bytes)
+                work_cycles += work
             elif type(r) is ElementRun:
                 core_elem += costs.element_ns(r.reads, r.writes, config)
             elif type(r) is Dma or type(r) is Fill:
                 dma_bytes += r.nbytes
         element_ns = max(element_ns, core_elem)
-    peak_bw = min(config.memory.hbm_bytes_per_ns,
-                  min(config.dma.dma_queues, ncores) * config.dma.dma_bytes_per_ns)
+    streams = min(config.dma.dma_queues, ncores)
+    peak_bw = min(config.memory.hbm_bytes_per_ns, streams * config.dma.dma_bytes_per_ns)
     bounds = {
         "compute": work_cycles / ncores * config.ns_per_cycle,
         "dma_bandwidth": dma_bytes / peak_bw,
@@ -38,7 +49,8 @@ def roofline(traces: list[CoreTrace], config: HardwareConfig) -> dict:
     }
     resource = max(bounds, key=bounds.get)
     return {"bound_ns": bounds[resource], "bound_resource": resource,
-            "bounds_ns": bounds, "peak_dma_bytes_per_ns": peak_bw}
+            "bounds_ns": bounds, "peak_dma_bytes_per_ns": peak_bw, "dma_streams": streams,
+            "hbm_limited": config.memory.hbm_bytes_per_ns < streams * config.dma.dma_bytes_per_ns}
 
 
 def fixed_cost_floor(traces: list[CoreTrace], config: HardwareConfig) -> float:
@@ -58,17 +70,13 @@ def fixed_cost_floor(traces: list[CoreTrace], config: HardwareConfig) -> float:
     return floor
 
 
-ADVICE = {
-    "dma_fixed": ("per-transfer DMA fixed cost", "a larger buffer (fewer, bigger transfers) "
-                  "or more cores would help"),
-    "dma_wait": ("waiting for a free DMA queue", "the cores contend for DMA queues: more cores "
-                 "will not help; bigger transfers amortise better"),
-    "dma_transfer": ("DMA data movement", "bandwidth-bound: only more DMA bandwidth helps"),
-    "compute": ("the compute loop", "a vectorised loop or more cores would help"),
-    "element": ("element-wise accessor reads and writes", "the TCM accessor moves data in "
-                "blocks and would help most"),
-    "fill": ("the zeros() fill of the output", "empty() or get_dst_tensor() avoids it when "
-             "every element is written"),
+NAMES = {  # the parts of a core's time, as the summary names them
+    "compute": "the compute loop",
+    "element": "element-wise accessor reads and writes",
+    "dma_fixed": "per-transfer DMA fixed cost",
+    "dma_wait": "waiting for a free DMA queue",
+    "dma_transfer": "DMA data movement",
+    "fill": "the zeros() fill of the output",
 }
 
 
@@ -76,7 +84,8 @@ def breakdown(t) -> dict:
     """Where one core's time went, in ns (DMA parts exclude the zeros() fill)."""
     fill = t.fill_ns
     dma_total = t.dma_fixed_ns + t.dma_wait_ns + t.dma_transfer_ns
-    scale = (dma_total - fill) / dma_total if dma_total else 0.0
+    # max(): the fill's share, summed separately, can exceed the total by rounding
+    scale = max(0.0, (dma_total - fill) / dma_total) if dma_total else 0.0
     return {
         "compute": t.compute_ns,
         "element": t.element_ns,
@@ -87,35 +96,166 @@ def breakdown(t) -> dict:
     }
 
 
-def limiter(timing: TimingResult) -> dict:
-    """The largest part of the slowest core's time, with advice."""
+def _us(ns: float) -> str:
+    return f"{ns / 1e3:.2f} us"
+
+
+def _more_cores(ncores: int, config: HardwareConfig, multicore: bool | None, what: str) -> str:
+    """Advice on spreading the work, or '' when every core is already in use."""
+    total = config.core.cores
+    if ncores >= total:
+        return ""
+    if multicore is False:
+        return f"a multicore kernel on all {total} GPSIMD cores would {what}"
+    return f"more cores (--cores {total}) would {what}"
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def _explain(key: str, core: int, trace: CoreTrace | None, timing: TimingResult,
+             config: HardwareConfig | None, multicore: bool | None) -> tuple[str, str]:
+    """(what, advice) for the part ``key`` of core ``core``'s time."""
+    if config is None or trace is None:  # no context: the plain names
+        return NAMES[key], ""
+    ncores = len(timing.cores)
+    recs = trace.records
+    if key == "element":
+        n = sum(r.reads + r.writes for r in recs if type(r) is ElementRun)
+        return (f"{NAMES[key]} ({n:,} accesses of device memory, "
+                f"{config.memory.element_access_ns:.0f} ns each, one at a time)",
+                "the TCM accessor (tensor_to_tcm / tcm_to_tensor) moves whole blocks per "
+                "DMA and would help most")
+    if key == "fill":
+        return (NAMES[key], "if the kernel writes every output element, "
+                + ("writing into get_dst_tensor()" if multicore else "empty() instead of zeros()")
+                + " would skip the fill")
+    dmas = [r for r in recs if type(r) is Dma]
+    if key == "dma_fixed":
+        avg = sum(r.nbytes for r in dmas) / len(dmas) if dmas else 0.0
+        what = (f"{NAMES[key]} ({len(dmas)} transfers averaging {avg:.0f} B: "
+                f"{_us(config.dma.dma_fixed_ns)} to start each, "
+                f"{_us(avg / config.dma.dma_bytes_per_ns)} to move its data)")
+        pool, peak = config.tcm.tcm_pool_bytes, trace.tcm_peak_bytes
+        bigger = ""
+        if dmas and 0 < peak and 2 * peak <= pool:
+            bigger = (f"a larger buffer would help: the buffers use {peak} B of the {pool} B "
+                      f"TCM pool, so {pool // peak}x larger fits, for {pool // peak}x fewer "
+                      "transfers")
+        cores = _more_cores(ncores, config, multicore, "overlap the transfers' fixed costs")
+        return what, _join(bigger, cores) or ("the buffers already fill the TCM pool and "
+                                              "every core is in use, so this is near the "
+                                              "floor for this much data (see the fixed-cost "
+                                              "floor)")
+    if key == "dma_wait":
+        return (f"{NAMES[key]} ({ncores} cores share {config.dma.dma_queues} queues)",
+                "the DMA queues are saturated: more cores will not help, fewer bytes would")
+    if key == "dma_transfer":
+        streams = min(config.dma.dma_queues, ncores)
+        if config.memory.hbm_bytes_per_ns < streams * config.dma.dma_bytes_per_ns:
+            return (f"{NAMES[key]}, held to the {config.memory.hbm_bytes_per_ns:g} GB/s of "
+                    "device memory", "memory-bound: only moving fewer bytes would help")
+        return (f"{NAMES[key]} at {config.dma.dma_bytes_per_ns:g} GB/s per DMA queue",
+                _more_cores(ncores, config, multicore, "move data on several queues at once")
+                or "DMA-bandwidth-bound: only moving fewer bytes would help")
+    # compute
+    loops = sorted({r.name for r in recs if type(r) is Compute})
+    calls = [r for r in recs if type(r) is Compute]
+    scalar = calls and (not config.core.loop_vectorised
+                        or not all(getattr(r, "vectorisable", True) for r in calls))
+    lanes = costs.lanes(config, max((r.elem_bytes for r in calls), default=4))
+    what = f"{NAMES[key]} {', '.join(loops)} ({len(calls)} calls)"
+    return what, _join(
+        f"the loop runs scalar: vectorised it would use {lanes} SIMD lanes" if scalar else "",
+        _more_cores(ncores, config, multicore, "split the loop"),
+        "" if scalar or ncores < config.core.cores else
+        "every core is in use and the loop is vectorised: only fewer operations per element "
+        "would help")
+
+
+def _malloc_failure(traces: list[CoreTrace], config: HardwareConfig) -> dict | None:
+    for tr in traces:
+        for r in tr.records:
+            if type(r) is Alloc and not r.ok:
+                pool = config.tcm.tcm_pool_bytes
+                return {"resource": "tcm_capacity", "share_pct": 0.0, "core": tr.core,
+                        "message": f"tcm_malloc({r.nbytes} B) failed on core {tr.core} (line "
+                                   f"{r.line}): the {pool} B TCM pool cannot hold it, so the "
+                                   "kernel skipped the work that needed the buffer; ask for "
+                                   f"at most {pool} B in all"}
+    return None
+
+
+def limiter(timing: TimingResult, traces: list[CoreTrace] | None = None,
+            config: HardwareConfig | None = None, multicore: bool | None = None) -> dict:
+    """What limits the kernel, with advice: the largest part of the slowest core's time.
+
+    A failed tcm_malloc comes first (the kernel then skipped work, so its time means little);
+    uneven work across cores is named after the part. Without ``traces`` and ``config``
+    the message names the part and its share only.
+    """
+    if traces and config is not None:
+        failed = _malloc_failure(traces, config)
+        if failed:
+            return failed
     if not timing.cores or timing.simulated_ns <= 0:
         return {"resource": "none", "share_pct": 0.0, "message": "the kernel took no time"}
     slowest = max(timing.cores, key=lambda t: t.end_ns)
     parts = breakdown(slowest)
-    key = max(parts, key=parts.get)
-    share = 100.0 * parts[key] / slowest.end_ns if slowest.end_ns else 0.0
-    what, advice = ADVICE[key]
+    ranked = sorted(parts, key=parts.get, reverse=True)
+    key = ranked[0]
+    share = 100.0 * parts[key] / slowest.end_ns
+    trace = next((tr for tr in traces or [] if tr.core == slowest.core), None)
+    what, advice = _explain(key, slowest.core, trace, timing, config, multicore)
+    message = f"{what}: {share:.0f}% of core {slowest.core}'s time"
+    second = 100.0 * parts[ranked[1]] / slowest.end_ns
+    if second >= 10.0:
+        message += f" (then {NAMES[ranked[1]]}, {second:.0f}%)"
+    mean = sum(t.end_ns for t in timing.cores) / len(timing.cores)
+    uneven = ""
+    if len(timing.cores) > 1 and slowest.end_ns > 1.1 * mean:
+        uneven = (f"core {slowest.core} runs {100.0 * (slowest.end_ns / mean - 1):.0f}% longer "
+                  "than the average core: the work is split unevenly")
     return {"resource": key, "share_pct": share, "core": slowest.core,
-            "message": f"{what}: {share:.0f}% of core {slowest.core}'s time; {advice}"}
+            "message": _join(message, advice, uneven)}
 
 
 def utilisation(timing: TimingResult, config: HardwareConfig) -> dict:
-    """Engine-active % per core, DMA throughput, and its share of the bandwidth limit."""
+    """Engine-active % per core, DMA throughput and its share of the bandwidth limit.
+
+    The limit is what the cores that ran can draw (one DMA queue each, at most the queue
+    count, never more than device memory); ``hbm_bandwidth_utilisation_pct`` is the
+    profiler's memory-bandwidth utilisation (MBU) against device memory itself.
+    """
     total = timing.simulated_ns
     dma_bytes = sum(t.bytes for t in timing.cores)
+    transfers = sum(t.transfers for t in timing.cores)
+    dma_ns = sum(t.dma_fixed_ns + t.dma_wait_ns + t.dma_transfer_ns for t in timing.cores)
+    moving_ns = sum(t.dma_transfer_ns for t in timing.cores)
     throughput = dma_bytes / total if total else 0.0
-    peak = min(config.memory.hbm_bytes_per_ns,
-               config.dma.dma_queues * config.dma.dma_bytes_per_ns)
+    streams = min(config.dma.dma_queues, max(1, len(timing.cores)))
+    peak = min(config.memory.hbm_bytes_per_ns, streams * config.dma.dma_bytes_per_ns)
+    hbm = config.memory.hbm_bytes_per_ns
+
+    def pct(ns):
+        return 100.0 * ns / total if total else 0.0
+
     return {
+        # tensor_to_tcm / tcm_to_tensor and the zeros() fills' DMA transfers together
+        "dma_transfers_total": transfers,
+        "dma_bytes_total": dma_bytes,
         "dma_throughput_bytes_per_ns": throughput,
         "dma_bandwidth_limit_bytes_per_ns": peak,
         "dma_bandwidth_utilisation_pct": 100.0 * throughput / peak if peak else 0.0,
+        "hbm_bandwidth_utilisation_pct": 100.0 * throughput / hbm if hbm else 0.0,
+        "average_dma_bytes": dma_bytes / transfers if transfers else 0.0,
+        # of the time cores spend on DMA, the part that moves data (the rest is fixed cost
+        # and waiting for a queue)
+        "dma_efficiency_pct": 100.0 * moving_ns / dma_ns if dma_ns else 0.0,
         # executing the kernel's own instructions (compute loops, element accesses), as the
         # profiler's engine-active; the rest of a core's time it is stalled on DMA or done
-        "engine_active_pct": [100.0 * (t.compute_ns + t.element_ns) / total if total else 0.0
-                              for t in timing.cores],
-        "running_pct": [100.0 * t.end_ns / total if total else 0.0 for t in timing.cores],
-        "compute_active_pct": [100.0 * t.compute_ns / total if total else 0.0
-                               for t in timing.cores],
+        "engine_active_pct": [pct(t.compute_ns + t.element_ns) for t in timing.cores],
+        "running_pct": [pct(t.end_ns) for t in timing.cores],
+        "compute_active_pct": [pct(t.compute_ns) for t in timing.cores],
     }

@@ -1,5 +1,11 @@
-"""The readable summary ``run`` prints."""
+"""The readable summary ``run`` prints, in the Neuron profiler's vocabulary.
+
+Everything here is read from the JSON result (``RunResult.to_dict()``), so the summary and
+``--json`` never disagree.
+"""
 from __future__ import annotations
+
+import textwrap
 
 
 def _ns(ns: float) -> str:
@@ -17,13 +23,50 @@ def _bytes(n: float) -> str:
     return f"{n:.0f} B"
 
 
+def _bound_reason(d: dict) -> str:
+    """The roofline's limiting resource, in words."""
+    resource = d["bound_resource"]
+    cfg = d["config"]
+    if resource == "dma_bandwidth":
+        limit = d["dma_bandwidth_limit_bytes_per_ns"]
+        hbm = cfg["memory"]["hbm_bytes_per_ns"]["value"]
+        if limit >= hbm:
+            how = "device memory's bandwidth"
+        else:
+            queues = round(limit / cfg["dma"]["dma_bytes_per_ns"]["value"])
+            how = f"{queues} DMA queue{'s' if queues != 1 else ''}, one per core"
+        return f"DMA bandwidth: {_bytes(d['dma_bytes_total'])} at {limit:.1f} GB/s ({how})"
+    if resource == "compute":
+        return (f"compute: every counted operation at the SIMD lanes' peak over "
+                f"{d['cores']} core{'s' if d['cores'] != 1 else ''}")
+    return "element-wise accesses of device memory, one at a time"
+
+
+def _per_core_row(c: dict) -> str:
+    # the DMA columns exclude the zeros() fill, so a row adds up to the core's running time
+    dma = c["dma_fixed_ns"] + c["dma_wait_ns"] + c["dma_transfer_ns"]
+    scale = max(0.0, (dma - c["fill_ns"]) / dma) if dma else 0.0
+    cells = [c["compute_ns"], c["element_ns"], c["dma_fixed_ns"] * scale,
+             c["dma_wait_ns"] * scale, c["dma_transfer_ns"] * scale, c["fill_ns"]]
+    return (f"    core {c['core']:<4d}{c['busy_pct']:8.1f}{c['engine_active_pct']:8.1f}  "
+            + " ".join(f"{_ns(x):>10}" for x in cells))
+
+
 def format_run(d: dict) -> str:
-    """Summary of one run's JSON result, in the profiler's vocabulary."""
+    """Summary of one run's JSON result."""
     cfg = d["config"]
     clock = cfg["core"]["clock_hz"]["value"]
     pool = cfg["tcm"]["tcm_pool_bytes"]["value"]
+    hbm = cfg["memory"]["hbm_bytes_per_ns"]["value"]
     shape = "x".join(map(str, d["shape"]))
     buf = f", buffer {d['buffer_size']}" if d.get("buffer_size") is not None else ""
+    ratio = d["simulated_over_bound"]
+    active = [c["engine_active_pct"] for c in d["per_core"]]
+    fill_bytes = d["dma_bytes_total"] - d["dma_bytes"]
+    fill_transfers = d["dma_transfers_total"] - d["dma_transfers"]
+    spread = f"{min(active):.1f}%"
+    if f"{max(active):.1f}%" != spread:
+        spread += f" to {max(active):.1f}%"
     lines = [
         f"{d['kernel']} ({d['kernel_function']}): {shape} {d['dtype']}, {d['cores']} "
         f"core{'s' if d['cores'] != 1 else ''}{buf}, preset {cfg['preset']}, seed {d['seed']}",
@@ -31,23 +74,31 @@ def format_run(d: dict) -> str:
         f"{d['max_abs_error']:.3g}, {d['wrong_elements']} wrong elements, vs NumPy)",
         f"  simulated time   {_ns(d['simulated_ns'])} ({d['cycles']:,.0f} cycles at "
         f"{clock / 1e9:.2f} GHz)",
-        f"  roofline bound   {_ns(d['bound_ns'])} ({d['bound_resource']}); simulated/bound "
-        + (f"{d['simulated_over_bound']:.1f}x" if d["simulated_over_bound"] else "n/a"),
-        f"  limited by       {d['limiter']['message']}",
-        f"  DMA              {d['dma_transfers']} transfers + {d['fills']} fills, "
-        f"{_bytes(d['dma_bytes'])} moved; throughput {d['dma_throughput_bytes_per_ns']:.2f} B/ns "
-        f"= {d['dma_bandwidth_utilisation_pct']:.1f}% of the "
-        f"{d['dma_bandwidth_limit_bytes_per_ns']:.0f} B/ns limit",
+        textwrap.fill(d["limiter"]["message"], 100, initial_indent="  limited by       ",
+                      subsequent_indent=" " * 19),
+        f"  roofline bound   {_ns(d['bound_ns'])}, {_bound_reason(d)}; simulated/bound "
+        + (f"{ratio:.1f}x" if ratio else "n/a"),
+        f"  fixed-cost floor {_ns(d['fixed_cost_floor_ns'])} (DMA fixed costs and loop calls "
+        "one core pays one after another)",
+        f"  engine active    {spread} per GPSIMD core (compute loops and element accesses; "
+        "the rest waits on DMA)",
+        f"  DMA              {d['dma_transfers']} tensor_to_tcm/tcm_to_tensor transfers "
+        f"({_bytes(d['dma_bytes'])})"
+        + (f" + {fill_transfers} zeros() fill transfers ({_bytes(fill_bytes)})"
+           if fill_transfers else ""),
+        f"  DMA size         average {_bytes(d['average_dma_bytes'])} per transfer; "
+        f"{d['dma_efficiency_pct']:.1f}% of DMA time moves data, the rest is fixed cost and "
+        "queue waits",
+        f"  DMA throughput   {d['dma_throughput_bytes_per_ns']:.2f} GB/s = "
+        f"{d['dma_bandwidth_utilisation_pct']:.1f}% of the "
+        f"{d['dma_bandwidth_limit_bytes_per_ns']:.1f} GB/s these cores can draw; "
+        f"{d['hbm_bandwidth_utilisation_pct']:.1f}% of device memory's {hbm:g} GB/s",
         f"  element accesses {d['element_accesses']:,}",
         f"  TCM peak         {d['tcm_peak_bytes']} B of a {pool} B pool per core"
         + (f"; {d['tcm_malloc_failures']} tcm_malloc failed" if d["tcm_malloc_failures"] else ""),
-        "  per core         busy%  active%   compute   element  DMA fixed  DMA wait  DMA data"
-        "      fill",
+        "  per core     running% active%    compute    element  DMA fixed   DMA wait   DMA data"
+        "       fill",
     ]
-    for c in d["per_core"]:
-        lines.append(
-            f"    core {c['core']:<10d}{c['busy_pct']:6.1f}  {c['engine_active_pct']:6.1f}  "
-            f"{_ns(c['compute_ns']):>9} {_ns(c['element_ns']):>9} {_ns(c['dma_fixed_ns']):>10} "
-            f"{_ns(c['dma_wait_ns']):>9} {_ns(c['dma_transfer_ns']):>9} {_ns(c['fill_ns']):>9}")
+    lines += [_per_core_row(c) for c in d["per_core"]]
     lines.append(f"  ({d['sim_events']} simulation events, {d['wall_s']:.2f} s wall)")
     return "\n".join(lines)

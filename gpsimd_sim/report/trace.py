@@ -17,6 +17,8 @@ core track is exactly its compute + element + DMA time of the JSON result.
 """
 from __future__ import annotations
 
+from itertools import groupby
+
 from ..functional.records import Alloc, Compute, Dma, ElementRun, Fill, Free
 from ..timing import costs
 from .output import to_json, write_atomic
@@ -136,7 +138,7 @@ def add_kernel_run(b: TraceBuilder, result, offset_ns: float = 0.0, call: str | 
                    for s in timing.spans if s.track.startswith("dma queue")}
     hold = config.dma.dma_fixed_holds_queue
     bandwidth = []  # (time, +/- rate) of each transfer's data movement
-    for trace, ct in zip(result.functional.traces, timing.cores):
+    for trace in result.functional.traces:
         core = trace.core
         b.thread(PID_CORES, core, f"core {core}")
         spans = by_track.get(f"core {core}", [])
@@ -173,7 +175,6 @@ def add_kernel_run(b: TraceBuilder, result, offset_ns: float = 0.0, call: str | 
         for name, t, value in timing.counters:
             if name == f"tcm core {core}":
                 b.counter(PID_CORES, tcm_name, t + offset_ns, {"bytes": value})
-        b.counter(PID_CORES, tcm_name, ct.end_ns + offset_ns, {"bytes": 0})
     b.process(PID_DMA, "DMA queues")
     for (core, queue, _), s in sorted(queue_spans.items(), key=lambda kv: kv[1].start_ns):
         b.thread(PID_DMA, queue, f"DMA queue {queue}")
@@ -187,19 +188,19 @@ def add_kernel_run(b: TraceBuilder, result, offset_ns: float = 0.0, call: str | 
     _bandwidth_counter(b, bandwidth, offset_ns, timing.simulated_ns)
 
 
+BANDWIDTH = "device-memory bandwidth (GB/s)"
+
+
 def _bandwidth_counter(b: TraceBuilder, changes, offset_ns: float, end_ns: float) -> None:
     """Device-memory bandwidth in use: the sum of the in-flight transfers' rates."""
-    name = "device-memory bandwidth (GB/s)"
-    b.counter(PID_DMA, name, offset_ns, {"GB/s": 0.0})
-    level, pending = 0.0, None
-    for t, delta in sorted(changes):
-        if pending is not None and t != pending:
-            b.counter(PID_DMA, name, pending + offset_ns, {"GB/s": max(0.0, level)})
-        level += delta
-        pending = t
-    if pending is not None:
-        b.counter(PID_DMA, name, pending + offset_ns, {"GB/s": max(0.0, round(level, 9))})
-    b.counter(PID_DMA, name, end_ns + offset_ns, {"GB/s": 0.0})
+    b.counter(PID_DMA, BANDWIDTH, offset_ns, {"GB/s": 0.0})
+    level = 0.0
+    for t, group in groupby(sorted(changes), key=lambda c: c[0]):
+        level += sum(delta for _, delta in group)
+        # sums of + and - the same rates leave rounding dust: show it as the zero it is
+        b.counter(PID_DMA, BANDWIDTH, t + offset_ns,
+                  {"GB/s": level if level > 1e-9 else 0.0})
+    b.counter(PID_DMA, BANDWIDTH, end_ns + offset_ns, {"GB/s": 0.0})
 
 
 def run_trace(result) -> dict:
@@ -228,6 +229,10 @@ def model_trace(result) -> dict:
         b.slice(PID_MODEL, tid, c.name, c.kind, now, now + c.ns, {"ns": c.ns, **args})
         if c.kind == "custom_op":
             add_kernel_run(b, next(runs), offset_ns=now, call=c.name)
+        elif c.detail.get("bytes") and c.ns > 0:  # a device op's weight and activation reads
+            b.process(PID_DMA, "DMA queues")
+            b.counter(PID_DMA, BANDWIDTH, now, {"GB/s": c.detail["bytes"] / c.ns})
+            b.counter(PID_DMA, BANDWIDTH, now + c.ns, {"GB/s": 0.0})
         now += c.ns
     return b.to_dict({"tool": "gpsimd_sim", "model": result.model.name,
                       "kernel": result.kernel.path, "batch": result.protocol.batch,

@@ -12,8 +12,15 @@ from __future__ import annotations
 
 import itertools
 import math
+import multiprocessing
+import os
+import signal
+import tempfile
+import threading
 from pathlib import Path
 
+from ..errors import SimError
+from ..report.output import _umask
 from .grid import SweepSpec
 
 
@@ -61,12 +68,15 @@ def _figure(n: int, title: str):
 
 def _left_out(rows: list[dict]) -> str:
     failed = sum(r["status"] != "ok" for r in rows)
-    malloc = sum(r["status"] == "ok" and bool(r["tcm_malloc_failed"]) for r in rows)
+    no_tcm = sorted({r["buffer_size"] for r in rows
+                     if r["status"] == "ok" and r["tcm_malloc_failed"]})
     wrong = sum(r["status"] == "ok" and not r["tcm_malloc_failed"] and not r["correct"]
                 for r in rows)
-    parts = [f"{n} {what}" for n, what in ((malloc, "tcm_malloc failed"), (failed, "failed"),
-                                           (wrong, "incorrect")) if n]
-    return f"not plotted: {', '.join(parts)}" if parts else ""
+    parts = []
+    if no_tcm:
+        parts.append(f"buffer {', '.join(map(str, no_tcm))} (tcm_malloc failed)")
+    parts += [f"{n} {what} points" for n, what in ((failed, "failed"), (wrong, "incorrect")) if n]
+    return f"not plotted: {'; '.join(parts)}" if parts else ""
 
 
 def _title(spec: SweepSpec) -> str:
@@ -97,9 +107,7 @@ def plot_vs_buffer(spec: SweepSpec, rows: list[dict], path: Path) -> Path | None
         ax.grid(True, which="both", alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(plt, fig, path)
     return path
 
 
@@ -142,15 +150,118 @@ def plot_speedup(spec: SweepSpec, rows: list[dict], path: Path) -> Path | None:
         ax.grid(True, alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(plt, fig, path)
     return path
 
 
+def _save(plt, fig, path: Path) -> None:
+    """Atomically, like the tables: a temporary file in the same folder, then a rename."""
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes it private; a plot is not
+        with os.fdopen(fd, "wb") as fh:
+            fig.savefig(fh, format="png", dpi=100)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    finally:
+        plt.close(fig)
+
+
+def _plan(spec: SweepSpec) -> list[tuple]:
+    """The plots the grid supports (each needs two values on its x axis)."""
+    plan = []
+    if len(spec.buffer_sizes) >= 2 and spec.buffer_sizes[0] is not None:
+        plan.append((plot_vs_buffer,
+                     "iter_per_s_vs_buffer.png" if spec.mlp else "time_vs_buffer.png"))
+    if len(spec.cores) >= 2:
+        plan.append((plot_speedup, "speedup_vs_cores.png"))
+    return plan
+
+
 def make_plots(spec: SweepSpec, rows: list[dict], out: Path) -> list[Path]:
-    """Write the plots that the grid supports (a plot needs two values on its x axis)."""
-    first = "iter_per_s_vs_buffer.png" if spec.mlp else "time_vs_buffer.png"
-    made = [plot_vs_buffer(spec, rows, out / first),
-            plot_speedup(spec, rows, out / "speedup_vs_cores.png")]
+    """Draw every plot the grid supports, here and now."""
+    made = [fn(spec, rows, Path(out) / name) for fn, name in _plan(spec)]
     return [p for p in made if p is not None]
+
+
+def _child(conn, fn, spec: SweepSpec, path: Path) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent handles Ctrl-C
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    # The slow parts, done while the points run: the import, and the first drawing (fonts,
+    # the Agg renderer), which a throwaway figure pays for.
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [1, 2], label="x")
+    ax.legend()
+    fig.canvas.draw()
+    plt.close(fig)
+    rows = conn.recv()
+    if rows is None:
+        return
+    try:
+        made = fn(spec, rows, path)
+        conn.send(("ok", str(made) if made else None))
+    except Exception as exc:  # noqa: BLE001 - reported by the parent
+        conn.send(("error", f"{path.name}: {type(exc).__name__}: {exc}"))
+
+
+class BackgroundPlots:
+    """Plots drawn by processes forked when the sweep starts.
+
+    Importing matplotlib and drawing take about as long as a fifth of a small sweep; done
+    after the points, it would all be serial time. Forked early, each plot's process imports
+    matplotlib while the points run and draws as soon as the rows arrive, the plots in
+    parallel. Without fork, or when this process runs threads (forking them is unsafe), the
+    plots are drawn here at the end instead.
+    """
+
+    def __init__(self, spec: SweepSpec, out: Path):
+        self.spec, self.out = spec, Path(out)
+        self.children = []
+        if "fork" not in multiprocessing.get_all_start_methods() or \
+                threading.active_count() > 1:
+            return
+        ctx = multiprocessing.get_context("fork")
+        for fn, name in _plan(spec):
+            mine, theirs = ctx.Pipe()
+            proc = ctx.Process(target=_child, args=(theirs, fn, spec, self.out / name),
+                               daemon=True)
+            proc.start()
+            theirs.close()
+            self.children.append((proc, mine))
+
+    def finish(self, rows: list[dict]) -> list[Path]:
+        """Hand the rows over and wait for the PNGs."""
+        if not self.children:
+            return make_plots(self.spec, rows, self.out)
+        made, errors = [], []
+        for _, conn in self.children:
+            conn.send(rows)
+        for proc, conn in self.children:
+            try:
+                status, value = conn.recv()
+            except EOFError:
+                status, value = "error", f"a plotting process died (exit code {proc.exitcode})"
+            (made if status == "ok" else errors).append(value)
+            proc.join()
+        self.children = []
+        if errors:
+            raise SimError(f"plotting failed (the results are saved in {self.out}): "
+                           + "; ".join(errors))
+        return [Path(p) for p in made if p]
+
+    def cancel(self) -> None:
+        for proc, conn in self.children:
+            try:
+                conn.send(None)
+            except OSError:
+                pass
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+        self.children = []

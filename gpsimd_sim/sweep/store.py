@@ -36,7 +36,7 @@ class ResultStore:
         self.rows: dict[str, dict] = {}
         self.save_interval_s = save_interval_s
         self._saved_at = 0.0
-        self._dirty = False
+        self.dirty = False
         if self.out.exists() and not self.out.is_dir():
             raise ConfigError(f"--out {out}: exists and is not a folder")
         self._load()
@@ -68,7 +68,7 @@ class ResultStore:
     def add(self, row: dict) -> None:
         """Record a finished point and save, at most every ``save_interval_s`` seconds."""
         self.rows[row["point"]] = row
-        self._dirty = True
+        self.dirty = True
         if time.monotonic() - self._saved_at >= self.save_interval_s:
             self.save()
 
@@ -90,7 +90,7 @@ class ResultStore:
         write_atomic(self.json_path, to_json(doc))
         write_atomic(self.csv_path, to_csv(rows, columns(self.spec)))
         self._saved_at = time.monotonic()
-        self._dirty = False
+        self.dirty = False
 
 
 def to_csv(rows: list[dict], cols: list[str]) -> str:

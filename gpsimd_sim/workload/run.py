@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import runpy
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,15 +107,24 @@ def run_model(model: Model, protocol: Protocol, kernel_path: str, config: Hardwa
 
 
 def format_model(d: dict) -> str:
+    """Summary of a whole-model result: throughput, where an iteration goes, and what
+    limits each custom-operator call."""
+    relus = [c for c in d["components"] if c["kind"] == "custom_op"]
+    relu_share = sum(c["share_pct"] for c in relus)
     lines = [f"{d['model']} with {d['kernel']}: batch {d['batch']}, preset {d['config']['preset']}",
              f"  throughput       {d['iter_per_s']:.2f} iterations/s "
              f"({d['protocol']['claimed_steps']} steps over the time of "
              f"{d['protocol']['timed_steps']}, as the benchmark script counts)",
              f"  correct          {'yes' if d['correct'] else 'NO'} (max |error| "
              f"{d['max_abs_error']:.3g} vs a NumPy forward pass)",
-             f"  per iteration    {d['ms_per_iteration']:.3f} ms; custom operator "
-             f"{d['custom_op_share_pct']:.1f}%",
+             f"  per iteration    {d['ms_per_iteration']:.3f} ms; the custom operator "
+             f"{d['custom_op_share_pct']:.1f}% with its launches, the GPSIMD kernel alone "
+             f"{relu_share:.1f}%",
              "  component                      time      share"]
     for c in d["components"]:
         lines.append(f"    {c['name']:<26} {c['ns'] / 1e6:8.3f} ms {c['share_pct']:6.1f}%")
+    for c in relus:
+        shape = "x".join(map(str, c.get("shape", [])))
+        lines.append(textwrap.fill(f"{c['name']} [{shape}] limited by {c.get('limiter', '?')}",
+                                   100, initial_indent="  ", subsequent_indent="    "))
     return "\n".join(lines)

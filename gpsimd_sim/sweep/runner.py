@@ -1,0 +1,132 @@
+"""Run a sweep: skip finished points, fan the rest out, save as they finish, then plot."""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config.presets import config_to_dict, load_config
+from .executors import default_jobs, execute, order_points
+from .grid import SweepSpec
+from .plots import BackgroundPlots
+from .store import ResultStore
+
+
+@dataclass
+class SweepOutcome:
+    """What a sweep did: its rows (grid order), how many ran now or were kept, its files."""
+    spec: SweepSpec
+    rows: list[dict]
+    ran: int
+    kept: int
+    wall_s: float
+    executor: str
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return sum(r["status"] != "ok" for r in self.rows)
+
+
+def _progress(total: int, initial: int, enabled: bool | None):
+    from tqdm import tqdm
+    # A bar only on a terminal: in logs, CI and pipes it would be noise.
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    return tqdm(total=total, initial=initial, disable=not enabled, unit="point",
+                file=sys.stderr, dynamic_ncols=True, leave=False)
+
+
+def run_sweep(spec: SweepSpec, out: str | Path, jobs: int | None = None,
+              dask: str | None = None, progress: bool | None = None,
+              plots: bool = True) -> SweepOutcome:
+    """Run every point of ``spec`` not already in ``out``; rows are saved as points finish,
+    so an interrupted sweep run again resumes where it stopped."""
+    start = time.perf_counter()
+    config, provenance = load_config(spec.preset, list(spec.overrides))
+    store = ResultStore(out, spec, config_to_dict(config, provenance))
+    points = spec.points()
+    todo = order_points([p for p in points if p.key not in store], config.tcm.tcm_pool_bytes)
+    executor = f"dask {dask}" if dask else f"{default_jobs() if jobs is None else jobs} local jobs"
+    store.out.mkdir(parents=True, exist_ok=True)
+    drawing = BackgroundPlots(spec, store.out) if plots else None
+    rows = execute(spec, todo, jobs, dask)
+    bar = _progress(len(points), len(points) - len(todo), progress)
+    ran = 0
+    try:
+        for row in rows:
+            store.add(row)
+            ran += 1
+            bar.update(1)
+    except BaseException:
+        if drawing:
+            drawing.cancel()
+        raise
+    finally:
+        rows.close()          # stops the workers if we leave early (Ctrl-C)
+        bar.close()
+        if store.dirty:
+            store.save()
+    ordered = store.ordered_rows()
+    files = [store.json_path, store.csv_path]
+    if drawing:
+        files += drawing.finish(ordered)
+    return SweepOutcome(spec, ordered, ran, len(points) - len(todo),
+                        time.perf_counter() - start, executor, files)
+
+
+def _us(ns) -> str:
+    return f"{ns / 1e3:.1f} µs" if ns is not None else "-"
+
+
+def format_outcome(o: SweepOutcome) -> str:
+    """A few lines for the terminal: what ran, the table, the best point, the files."""
+    spec, rows = o.spec, o.rows
+    malloc = sum(bool(r["tcm_malloc_failed"]) for r in rows)
+    lines = [f"sweep of {spec.kernel}" + (" in the MLP" if spec.mlp else
+                                          f" on {'x'.join(map(str, spec.shape))}")
+             + f", preset {spec.preset}: {len(rows)} points ({o.ran} run now, {o.kept} kept "
+             f"from before), {o.failed} failed, {malloc} with tcm_malloc failures; "
+             f"{o.wall_s:.1f} s on {o.executor}"]
+    if not spec.sweep_sets and len(spec.buffer_sizes) * len(spec.cores) > 1:
+        lines.append(_table(spec, rows))
+    good = [r for r in rows if r["status"] == "ok" and r["correct"]]
+    if good:
+        key = (lambda r: -r["iter_per_s"]) if spec.mlp else (lambda r: r["simulated_ns"])
+        b = min(good, key=key)
+        sets = "".join(f", {n}={b[n]}" for n in spec.set_names)
+        speed = f"{b['iter_per_s']:.1f} iter/s, " if spec.mlp else ""
+        buffer = f"buffer_size {b['buffer_size']}" if b["buffer_size"] is not None else "no buffer"
+        lines.append(f"best: {buffer}, {b['cores']} core{'s' * (b['cores'] > 1)}{sets}: {speed}"
+                     f"{_us(b['simulated_ns'])} on GPSIMD (bound {_us(b['bound_ns'])}, "
+                     f"{b['bound_resource']}); limited by {b['limiter']}")
+    for r in rows:
+        if r["status"] != "ok":
+            lines.append(f"failed: {r['point']}: {r['error']}")
+            break
+    lines.append("wrote " + ", ".join(str(f) for f in o.files))
+    return "\n".join(lines)
+
+
+def _table(spec: SweepSpec, rows: list[dict]) -> str:
+    """Simulated time (or iter/s) per core count (rows) and buffer size (columns)."""
+    cell = {(r["buffer_size"], r["cores"]): r for r in rows}
+    head = "iter/s" if spec.mlp else "time (µs)"
+    out = [f"  {head + ' cores':>16} " + " ".join(f"{str(b):>9}" for b in spec.buffer_sizes)]
+    for c in spec.cores:
+        vals = []
+        for b in spec.buffer_sizes:
+            r = cell.get((b, c))
+            if r is None:
+                vals.append("")
+            elif r["status"] != "ok":
+                vals.append("failed")
+            elif r["tcm_malloc_failed"]:
+                vals.append("no TCM")
+            elif not r["correct"]:
+                vals.append("wrong")
+            else:
+                vals.append(f"{r['iter_per_s']:.1f}" if spec.mlp else f"{r['simulated_ns'] / 1e3:.1f}")
+        out.append(f"  {c:>16} " + " ".join(f"{v:>9}" for v in vals))
+    return "\n".join(out)

@@ -1,0 +1,105 @@
+"""Simulated time moves the right way when the parameter that should move it changes.
+
+Small shapes, in-process runs; each test compares runs that differ in one parameter.
+"""
+from pathlib import Path
+
+import pytest
+
+from gpsimd_sim.simulate import RunOptions, run
+
+KERNELS = Path(__file__).resolve().parents[1] / "kernels"
+ELEMENTWISE = str(KERNELS / "relu_elementwise.py")
+TCM = str(KERNELS / "relu_tcm.py")
+MULTICORE = str(KERNELS / "relu_multicore.py")
+SHAPE = (8, 1024)  # 8 blocks of the default 1024-element buffer: one per core at 8 cores
+
+
+def simulated_ns(kernel, shape=SHAPE, **options):
+    return run(RunOptions(kernel=kernel, shape=shape, **options)).simulated_ns
+
+
+def multicore_ns(cores, overrides):
+    return simulated_ns(MULTICORE, cores=cores, overrides=overrides)
+
+
+def test_more_dma_bandwidth_never_slows_the_tcm_kernel():
+    rates = [0.5, 1, 5, 27.2, 100, 1000]
+    times = [simulated_ns(TCM, overrides=[f"dma_bytes_per_ns={r}"]) for r in rates]
+    assert all(faster <= slower for slower, faster in zip(times, times[1:]))
+    assert times[-1] < times[0]
+
+
+def test_more_dma_bandwidth_never_slows_the_multicore_kernel():
+    rates = [0.5, 5, 27.2, 1000]
+    times = [simulated_ns(MULTICORE, cores=8, overrides=[f"dma_bytes_per_ns={r}"])
+             for r in rates]
+    assert all(faster <= slower for slower, faster in zip(times, times[1:]))
+    assert times[-1] < times[0]
+
+
+def test_doubling_the_element_access_cost_about_doubles_the_elementwise_time():
+    base = simulated_ns(ELEMENTWISE, shape=(7, 13), overrides=["element_access_ns=200"])
+    doubled = simulated_ns(ELEMENTWISE, shape=(7, 13), overrides=["element_access_ns=400"])
+    # not exactly 2: the zeros() fill and the loop's own compute do not change
+    assert 1.9 < doubled / base <= 2.0
+
+
+def test_element_access_cost_does_not_change_the_tcm_kernel():
+    base = simulated_ns(TCM, overrides=["element_access_ns=200"])
+    assert simulated_ns(TCM, overrides=["element_access_ns=400"]) == base
+
+
+def test_more_dma_fixed_cost_slows_the_tcm_kernel_by_that_cost_per_transfer():
+    # fill_chunk_bytes=0: the zeros() fill is one transfer, so transfers are easy to count
+    fast = ["fill_chunk_bytes=0", "dma_fixed_ns=1000"]
+    result = run(RunOptions(kernel=TCM, shape=SHAPE, overrides=fast))
+    slower = simulated_ns(TCM, overrides=["fill_chunk_bytes=0", "dma_fixed_ns=2000"])
+    d = result.to_dict()
+    transfers = d["dma_transfers"] + d["fills"]  # one core, every transfer in sequence
+    assert slower - result.simulated_ns == pytest.approx(1000 * transfers)
+
+
+def test_more_cores_speed_the_multicore_kernel_up_when_nothing_is_shared_out():
+    times = [multicore_ns(c, []) for c in (1, 2, 4, 8)]
+    assert all(faster < slower for slower, faster in zip(times, times[1:]))
+    assert times[0] / times[-1] > 6  # 8 equal partitions: close to linear
+
+
+def test_more_cores_stop_helping_once_the_dma_queues_saturate():
+    # Two slow queues shared by every core: past a few cores the queues are the bottleneck.
+    queues, rate = 2, 2.0
+    overrides = [f"dma_queues={queues}", f"dma_bytes_per_ns={rate}"]
+    t1, t2, t4, t8 = (multicore_ns(c, overrides) for c in (1, 2, 4, 8))
+    assert t2 < 0.6 * t1
+    assert t8 == pytest.approx(t4, rel=0.02)
+    moved = run(RunOptions(kernel=MULTICORE, shape=SHAPE, cores=8,
+                           overrides=overrides)).to_dict()["dma_bytes"]
+    assert t8 >= moved / (queues * rate)  # never faster than every queue busy all the time
+
+
+def test_more_cores_stop_helping_once_device_memory_bandwidth_saturates():
+    # One core's transfers use a fraction of 8 B/ns; eight cores' would need about 3x that.
+    hbm = 8.0
+    overrides = [f"hbm_bytes_per_ns={hbm}"]
+    t1, t2, t4, t8 = (multicore_ns(c, overrides) for c in (1, 2, 4, 8))
+    assert t2 < 0.6 * t1
+    assert t8 > 0.85 * t4  # doubling the cores buys less than 15%
+    moved = run(RunOptions(kernel=MULTICORE, shape=SHAPE, cores=8,
+                           overrides=overrides)).to_dict()["dma_bytes"]
+    assert t8 >= moved / hbm
+
+
+def test_the_tcm_kernel_is_faster_than_the_elementwise_kernel():
+    assert simulated_ns(TCM) < simulated_ns(ELEMENTWISE)
+
+
+def test_a_larger_buffer_makes_the_tcm_kernel_faster_when_fixed_costs_dominate():
+    small = simulated_ns(TCM, buffer_size=64)
+    large = simulated_ns(TCM, buffer_size=1024)
+    assert large < small
+
+
+def test_cycles_are_simulated_time_at_the_core_clock():
+    result = run(RunOptions(kernel=TCM, shape=(3, 5), overrides=["clock_hz=2e9"]))
+    assert result.to_dict()["cycles"] == pytest.approx(result.simulated_ns * 2.0)
