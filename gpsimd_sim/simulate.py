@@ -107,6 +107,8 @@ class RunResult:
             "correct": bool(f.correct),
             "max_abs_error": f.max_abs_error,
             "wrong_elements": f.wrong_elements,
+            "output_dtype": str(f.output.dtype),
+            "expected_dtype": str(f.expected.dtype),
             "cores": self.cores,
             "dma_transfers": dma_transfers,
             "dma_bytes": dma_bytes,

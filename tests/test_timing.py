@@ -83,8 +83,12 @@ def test_more_cores_stop_helping_once_device_memory_bandwidth_saturates():
     hbm = 8.0
     overrides = [f"hbm_bytes_per_ns={hbm}"]
     t1, t2, t4, t8 = (multicore_ns(c, overrides) for c in (1, 2, 4, 8))
-    assert t2 < 0.6 * t1
-    assert t8 > 0.85 * t4  # doubling the cores buys less than 15%
+    # Two cores run the same program in lockstep, so their transfers always overlap and
+    # share the 8 B/ns: each data phase takes twice as long, and 2 cores gain less than 2x.
+    assert t2 < 0.7 * t1
+    # every doubling of the cores buys less than the one before, and 4 -> 8 far from 2x
+    assert t1 / t2 > t2 / t4 > t4 / t8
+    assert t8 > 0.7 * t4
     moved = run(RunOptions(kernel=MULTICORE, shape=SHAPE, cores=8,
                            overrides=overrides)).to_dict()["dma_bytes"]
     assert t8 >= moved / hbm

@@ -169,9 +169,6 @@ def test_bandwidth_counter_stays_within_the_cores_dma_queues(kernel, runs):
     assert max(values) <= limit * (1 + 1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="engine: a transfer's share of device-memory bandwidth "
-                   "is fixed when it starts, so earlier transfers keep their higher rate and "
-                   "the sum can exceed hbm_bytes_per_ns (no re-rating mid-flight)")
 def test_bandwidth_counter_never_exceeds_device_memory_when_it_binds():
     result = _run("multicore", cores=8, buffer_size=64, overrides=["hbm_bytes_per_ns=30"])
     values = [e["args"]["GB/s"] for e in _counter(run_trace(result), "bandwidth")]

@@ -76,7 +76,8 @@ class CoreContext:
         self.tcm = TcmPool(tcm_pool_bytes)
         self.trace = CoreTrace(core_id)
         self.iterations = 0
-        self.next_buffer_id = 0
+        self.next_buffer_id = 0   # TCM buffers, numbered in allocation order
+        self.next_tensor_id = 0   # tensors the kernel makes (zeros#0, empty#1, ...)
         self.pending_reads = 0   # interpreted element accesses not yet emitted as a run
         self.pending_writes = 0
 

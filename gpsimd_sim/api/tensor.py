@@ -197,8 +197,8 @@ class TcmAccessor:
 def _new_tensor(kind: str, data: np.ndarray) -> Tensor:
     """A tensor the kernel made, named for the call that made it (``zeros#0``, ``empty#1``)."""
     ctx = current()
-    ctx.next_buffer_id += 1
-    return Tensor(data, f"{kind}#{ctx.next_buffer_id - 1}")
+    ctx.next_tensor_id += 1
+    return Tensor(data, f"{kind}#{ctx.next_tensor_id - 1}")
 
 
 def _shape(sizes) -> tuple[int, ...]:

@@ -16,6 +16,7 @@ from ..api import runtime
 from ..api.tensor import Tensor, garbage_like
 from ..errors import KernelFault, SimError, SimulationLimit
 from .loader import LoadedKernel, user_line
+from .loop_compiler import LoopCompileError
 from .records import CoreTrace
 from .references import REFERENCES, compare
 
@@ -87,6 +88,9 @@ def run_functional(kernel: LoadedKernel, inputs: list[np.ndarray], cores: int,
                 returned = kernel.fn(*tensors)
             except SimError:
                 raise
+            except LoopCompileError as exc:  # a @loop numba could not type for these arguments
+                raise KernelFault(f"{str(exc).replace(kernel.filename, kernel.path, 1)} "
+                                  f"(core {core})") from None
             except RecursionError:
                 raise KernelFault(f"{kernel.path}: core {core}: kernel recursed too deeply") from None
             except Exception as exc:  # noqa: BLE001 - the user's kernel raised: report it

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ..errors import KernelLoadError, SimError
+from .loop_compiler import LoopCompileError
 
 
 @dataclass
@@ -83,6 +84,9 @@ def load_kernel(path: str) -> LoadedKernel:
     except SimError as exc:
         sys.modules.pop(mod_name, None)
         raise KernelLoadError(str(exc)) from None
+    except LoopCompileError as exc:  # already "file:line: what": name the file as the user did
+        sys.modules.pop(mod_name, None)
+        raise KernelLoadError(str(exc).replace(filename, path, 1)) from None
     except BaseException as exc:  # noqa: BLE001 - any failure of user code is reported
         sys.modules.pop(mod_name, None)
         if isinstance(exc, KeyboardInterrupt):

@@ -21,7 +21,8 @@ def tolerance(dtype) -> tuple[float, float]:
 
 def compare(output: np.ndarray, expected: np.ndarray) -> tuple[bool, float, int]:
     """(correct, max_abs_error, wrong_elements); NaN (an element never written) is wrong."""
-    if output.shape != expected.shape:
+    if output.shape != expected.shape or output.dtype != expected.dtype:
+        # a kernel that returns float32 for a float16 operator is wrong even if values agree
         return False, float("inf"), int(expected.size)
     out = output.astype(np.float64)
     exp = expected.astype(np.float64)

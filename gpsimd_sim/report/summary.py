@@ -52,6 +52,16 @@ def _per_core_row(c: dict) -> str:
             + " ".join(f"{_ns(x):>10}" for x in cells))
 
 
+def _check(d: dict) -> str:
+    """The correctness line's detail: the error, or why the output cannot be compared."""
+    if d.get("output_dtype") != d.get("expected_dtype"):
+        return (f"(the output is {d.get('output_dtype')}, the operator's is "
+                f"{d.get('expected_dtype')}, vs NumPy)")
+    err = d["max_abs_error"]
+    shown = "inf (elements never written)" if err is None else f"{err:.3g}"
+    return f"(max |error| {shown}, {d['wrong_elements']} wrong elements, vs NumPy)"
+
+
 def format_run(d: dict) -> str:
     """Summary of one run's JSON result."""
     cfg = d["config"]
@@ -70,8 +80,7 @@ def format_run(d: dict) -> str:
     lines = [
         f"{d['kernel']} ({d['kernel_function']}): {shape} {d['dtype']}, {d['cores']} "
         f"core{'s' if d['cores'] != 1 else ''}{buf}, preset {cfg['preset']}, seed {d['seed']}",
-        f"  correct          {'yes' if d['correct'] else 'NO'} (max |error| "
-        f"{d['max_abs_error']:.3g}, {d['wrong_elements']} wrong elements, vs NumPy)",
+        f"  correct          {'yes' if d['correct'] else 'NO'} " + _check(d),
         f"  simulated time   {_ns(d['simulated_ns'])} ({d['cycles']:,.0f} cycles at "
         f"{clock / 1e9:.2f} GHz)",
         textwrap.fill(d["limiter"]["message"], 100, initial_indent="  limited by       ",

@@ -137,7 +137,6 @@ def add_kernel_run(b: TraceBuilder, result, offset_ns: float = 0.0, call: str | 
     queue_spans = {(s.args["core"], int(s.track.rsplit(" ", 1)[1]), s.end_ns): s
                    for s in timing.spans if s.track.startswith("dma queue")}
     hold = config.dma.dma_fixed_holds_queue
-    bandwidth = []  # (time, +/- rate) of each transfer's data movement
     for trace in result.functional.traces:
         core = trace.core
         b.thread(PID_CORES, core, f"core {core}")
@@ -179,27 +178,21 @@ def add_kernel_run(b: TraceBuilder, result, offset_ns: float = 0.0, call: str | 
     for (core, queue, _), s in sorted(queue_spans.items(), key=lambda kv: kv[1].start_ns):
         b.thread(PID_DMA, queue, f"DMA queue {queue}")
         op = OPS.get(s.kind, s.kind)
-        moving = s.start_ns + (config.dma.dma_fixed_ns if hold else 0.0)
         b.slice(PID_DMA, queue, f"{op} core {core}", "fill" if s.kind == "fill" else "dma",
                 s.start_ns + offset_ns, s.end_ns + offset_ns, {"op": op, **s.args, **tag})
-        if s.end_ns > moving:
-            rate = s.args["bytes"] / (s.end_ns - moving)
-            bandwidth += [(moving, rate), (s.end_ns, -rate)]
-    _bandwidth_counter(b, bandwidth, offset_ns, timing.simulated_ns)
+    _bandwidth_counter(b, timing.counters, offset_ns, timing.simulated_ns)
 
 
 BANDWIDTH = "device-memory bandwidth (GB/s)"
 
 
-def _bandwidth_counter(b: TraceBuilder, changes, offset_ns: float, end_ns: float) -> None:
-    """Device-memory bandwidth in use: the sum of the in-flight transfers' rates."""
+def _bandwidth_counter(b: TraceBuilder, counters, offset_ns: float, end_ns: float) -> None:
+    """Device-memory bandwidth in use, as the engine re-rated it at each change (B/ns = GB/s)."""
     b.counter(PID_DMA, BANDWIDTH, offset_ns, {"GB/s": 0.0})
-    level = 0.0
-    for t, group in groupby(sorted(changes), key=lambda c: c[0]):
-        level += sum(delta for _, delta in group)
-        # sums of + and - the same rates leave rounding dust: show it as the zero it is
-        b.counter(PID_DMA, BANDWIDTH, t + offset_ns,
-                  {"GB/s": level if level > 1e-9 else 0.0})
+    changes = [(t, v) for name, t, v in counters if name == "hbm_bytes_per_ns"]
+    for t, group in groupby(changes, key=lambda c: c[0]):
+        level = list(group)[-1][1]  # several changes at one instant: the last one holds
+        b.counter(PID_DMA, BANDWIDTH, t + offset_ns, {"GB/s": level})
     b.counter(PID_DMA, BANDWIDTH, end_ns + offset_ns, {"GB/s": 0.0})
 
 

@@ -1,10 +1,10 @@
 """SimPy model of the GPSIMD cores, the DMA queues they share, and device-memory bandwidth.
 
 Each core is a process replaying its records. Compute and element-access runs are single
-delays. A DMA transfer (tensor_to_tcm, tcm_to_tensor, or the zeros() fill) waits the fixed
-trigger cost, takes a free queue (lowest id first), and moves its bytes at the queue's
-bandwidth or its share of device-memory bandwidth, whichever is lower. The share is fixed
-when the transfer starts (one event per transfer, no re-rating mid-flight).
+delays. A DMA transfer (tensor_to_tcm, tcm_to_tensor, or a chunk of the zeros() fill) waits
+the fixed trigger cost, takes a free queue (free queues are handed out in rotation), and
+moves its bytes at the queue's bandwidth or its share of device-memory bandwidth, whichever
+is lower, re-rated whenever another transfer starts or ends (``bandwidth.py``).
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import simpy
 from ..config.hardware import HardwareConfig
 from ..functional.records import Alloc, Compute, CoreTrace, Dma, ElementRun, Fill, Free
 from . import costs
+from .bandwidth import SharedBandwidth
 
 
 @dataclass
@@ -60,8 +61,10 @@ class EngineModel:
         self.env = simpy.Environment()
         self.queues = simpy.Store(self.env)
         self.queues.items.extend(range(config.dma.dma_queues))
-        self.active_transfers = 0
         self.timeline = record_timeline
+        self.bandwidth = SharedBandwidth(self.env, config.memory.hbm_bytes_per_ns,
+                                         config.dma.dma_bytes_per_ns,
+                                         self._bandwidth_counter if record_timeline else None)
         self.spans: list[Span] = []
         self.counters: list[tuple[str, float, float]] = []
         self.events = 0
@@ -71,12 +74,8 @@ class EngineModel:
         if self.timeline and end > start:
             self.spans.append(Span(track, kind, start, end, args))
 
-    def _bandwidth_counter(self):
-        if self.timeline:
-            rate = min(self.config.dma.dma_bytes_per_ns,
-                       self.config.memory.hbm_bytes_per_ns / max(1, self.active_transfers))
-            self.counters.append(("hbm_bytes_per_ns", self.env.now,
-                                  rate * self.active_transfers))
+    def _bandwidth_counter(self, total_rate: float) -> None:
+        self.counters.append(("hbm_bytes_per_ns", self.env.now, total_rate))
 
     def dma(self, t: CoreTiming, nbytes: int, kind: str, args: dict):
         """One DMA transfer issued by a core, which blocks until it completes."""
@@ -93,15 +92,10 @@ class EngineModel:
         if dma.dma_fixed_holds_queue:
             yield env.timeout(dma.dma_fixed_ns)
             self.events += 1
-        self.active_transfers += 1
-        self._bandwidth_counter()
-        rate = min(dma.dma_bytes_per_ns, self.config.memory.hbm_bytes_per_ns / self.active_transfers)
-        duration = costs.transfer_ns(nbytes, rate)
         moving = env.now
-        yield env.timeout(duration)
+        yield self.bandwidth.transfer(nbytes)
         self.events += 1
-        self.active_transfers -= 1
-        self._bandwidth_counter()
+        duration = env.now - moving
         yield self.queues.put(queue)
         end = env.now
         self.queue_busy[queue] += end - (got if dma.dma_fixed_holds_queue else moving)
@@ -160,8 +154,8 @@ class EngineModel:
             self.env.process(self.core(tr, t))
         self.env.run()
         end = max((t.end_ns for t in timings), default=0.0)
-        return TimingResult(end, timings, self.spans, self.counters, self.events,
-                            self.queue_busy)
+        return TimingResult(end, timings, self.spans, self.counters,
+                            self.events + self.bandwidth.timers, self.queue_busy)
 
 
 def simulate_timing(traces: list[CoreTrace], config: HardwareConfig,
