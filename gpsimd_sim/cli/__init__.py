@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except SimError as exc:
-        print(f"gpsimd_sim: error: {exc}", file=sys.stderr)
+        # one line even when a kernel's own exception message spans several
+        print(f"gpsimd_sim: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("gpsimd_sim: interrupted", file=sys.stderr)

@@ -77,6 +77,8 @@ def _read_toml(path: Path) -> dict:
         raise ConfigError(f"{path}: cannot read preset: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: malformed TOML: {exc}") from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8; tomllib decodes before parsing
+        raise ConfigError(f"{path}: malformed TOML: not UTF-8 at byte {exc.start}") from None
 
 
 def parse_preset(data: dict, where: str) -> tuple[dict, dict]:

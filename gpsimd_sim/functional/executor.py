@@ -66,7 +66,11 @@ def run_functional(kernel: LoadedKernel, inputs: list[np.ndarray], cores: int,
                    ) -> FunctionalResult:
     """Run ``kernel`` on ``cores`` cores (1 unless multicore) and compare with NumPy."""
     reference = reference_for(kernel)
-    expected = np.asarray(reference(*[x.copy() for x in inputs]))
+    try:
+        expected = np.asarray(reference(*[x.copy() for x in inputs]))
+    except Exception as exc:  # noqa: BLE001 - e.g. a kernel of 3 tensors, a 1-input reference
+        raise SimError(f"{kernel.path}: the reference of kernel {kernel.name} failed on its "
+                       f"{len(inputs)} input tensor(s): {type(exc).__name__}: {exc}") from None
     params = kernel.fn.__code__.co_varnames[:kernel.fn.__code__.co_argcount]
     if len(params) != len(inputs):
         raise SimError(f"{kernel.path}: kernel {kernel.name} takes {len(params)} tensors, "

@@ -204,7 +204,7 @@ def make_plots(spec: SweepSpec, rows: list[dict], out: Path) -> list[Path]:
     return [p for p in made if p is not None]
 
 
-def _child(conn, fn, spec: SweepSpec, path: Path) -> None:
+def _child(conn, spec: SweepSpec, out: Path) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent handles Ctrl-C
     import matplotlib
     matplotlib.use("Agg")
@@ -220,64 +220,60 @@ def _child(conn, fn, spec: SweepSpec, path: Path) -> None:
     if rows is None:
         return
     try:
-        made = fn(spec, rows, path)
-        conn.send(("ok", str(made) if made else None))
+        conn.send(("ok", [str(p) for p in make_plots(spec, rows, out)]))
     except Exception as exc:  # noqa: BLE001 - reported by the parent
-        conn.send(("error", f"{path.name}: {type(exc).__name__}: {exc}"))
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
 class BackgroundPlots:
-    """Plots drawn by processes forked when the sweep starts.
+    """Plots drawn by a process forked when the sweep starts.
 
-    Importing matplotlib and drawing take about as long as a fifth of a small sweep; done
-    after the points, it would all be serial time. Forked early, each plot's process imports
-    matplotlib while the points run and draws as soon as the rows arrive, the plots in
-    parallel. Without fork, or when this process runs threads (forking them is unsafe), the
-    plots are drawn here at the end instead.
+    Importing matplotlib and drawing take about a fifth of a small sweep's time; done after
+    the points, all of it would be serial. Forked early, the plotting process imports
+    matplotlib while the parent warms up on its first point (when the other core is idle)
+    and draws as soon as the rows arrive. One process, not one per plot: a second import
+    would take CPU from the points. Without fork, or when this process runs threads (forking
+    them is unsafe), the plots are drawn here at the end instead.
     """
 
     def __init__(self, spec: SweepSpec, out: Path):
         self.spec, self.out = spec, Path(out)
-        self.children = []
-        if "fork" not in multiprocessing.get_all_start_methods() or \
+        self.child = None
+        if not _plan(spec) or "fork" not in multiprocessing.get_all_start_methods() or \
                 threading.active_count() > 1:
             return
         ctx = multiprocessing.get_context("fork")
-        for fn, name in _plan(spec):
-            mine, theirs = ctx.Pipe()
-            proc = ctx.Process(target=_child, args=(theirs, fn, spec, self.out / name),
-                               daemon=True)
-            proc.start()
-            theirs.close()
-            self.children.append((proc, mine))
+        mine, theirs = ctx.Pipe()
+        proc = ctx.Process(target=_child, args=(theirs, spec, self.out), daemon=True)
+        proc.start()
+        theirs.close()
+        self.child = (proc, mine)
 
     def finish(self, rows: list[dict]) -> list[Path]:
         """Hand the rows over and wait for the PNGs."""
-        if not self.children:
+        if self.child is None:
             return make_plots(self.spec, rows, self.out)
-        made, errors = [], []
-        for _, conn in self.children:
-            conn.send(rows)
-        for proc, conn in self.children:
-            try:
-                status, value = conn.recv()
-            except EOFError:
-                status, value = "error", f"a plotting process died (exit code {proc.exitcode})"
-            (made if status == "ok" else errors).append(value)
-            proc.join()
-        self.children = []
-        if errors:
-            raise SimError(f"plotting failed (the results are saved in {self.out}): "
-                           + "; ".join(errors))
-        return [Path(p) for p in made if p]
+        proc, conn = self.child
+        self.child = None
+        conn.send(rows)
+        try:
+            status, value = conn.recv()
+        except EOFError:
+            status, value = "error", f"the plotting process died (exit code {proc.exitcode})"
+        proc.join()
+        if status != "ok":
+            raise SimError(f"plotting failed (the results are saved in {self.out}): {value}")
+        return [Path(p) for p in value]
 
     def cancel(self) -> None:
-        for proc, conn in self.children:
-            try:
-                conn.send(None)
-            except OSError:
-                pass
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.terminate()
-        self.children = []
+        if self.child is None:
+            return
+        proc, conn = self.child
+        self.child = None
+        try:
+            conn.send(None)
+        except OSError:
+            pass
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.terminate()

@@ -2,7 +2,7 @@
 
 Every transfer moving data gets ``min(per-queue bandwidth, total / transfers in flight)``;
 when a transfer starts or ends, the others are re-rated. This is the memory side that
-services the cores' demand: events are one timer per change, never per byte.
+services the cores' demand: one timer per change of the earliest completion, never per byte.
 """
 from __future__ import annotations
 
@@ -13,15 +13,19 @@ _DONE_BYTES = 1e-3  # float dust left after re-rating: a thousandth of a byte is
 
 class SharedBandwidth:
     def __init__(self, env: simpy.Environment, total_bytes_per_ns: float,
-                 flow_cap_bytes_per_ns: float, on_change=None):
+                 flow_cap_bytes_per_ns: float, on_change=None, max_flows: int | None = None):
         self.env = env
+        # When even the most transfers that can be in flight at once cannot draw more than
+        # the total, nobody is ever re-rated: each transfer is one fixed-length timeout.
+        self.never_binds = max_flows is not None and max_flows * flow_cap_bytes_per_ns <= total_bytes_per_ns
+        self.in_flight = 0
         self.total = total_bytes_per_ns
         self.cap = flow_cap_bytes_per_ns
         self.flows: list[list] = []   # [remaining bytes, completion event], in arrival order
         self.updated = env.now
         self.generation = 0           # a timer from an older schedule is ignored
+        self.due = None               # when the current timer fires
         self.on_change = on_change    # called with the total rate drawn after each change
-        self.timers = 0
 
     def rate(self) -> float:
         """Bytes/ns each transfer in flight moves now."""
@@ -30,6 +34,8 @@ class SharedBandwidth:
 
     def transfer(self, nbytes: float) -> simpy.Event:
         """An event that fires when ``nbytes`` have moved."""
+        if self.never_binds:
+            return self._uncontended(nbytes)
         self._advance()
         done = self.env.event()
         if nbytes <= 0:
@@ -38,6 +44,18 @@ class SharedBandwidth:
         self.flows.append([float(nbytes), done])
         self._schedule()
         return done
+
+    def _uncontended(self, nbytes: float) -> simpy.Event:
+        timer = self.env.timeout(max(0.0, nbytes) / self.cap)
+        if self.on_change is not None:
+            self.in_flight += 1
+            self.on_change(self.in_flight * self.cap)
+            timer.callbacks.append(self._uncontended_done)
+        return timer
+
+    def _uncontended_done(self, _event) -> None:
+        self.in_flight -= 1
+        self.on_change(self.in_flight * self.cap)
 
     def _advance(self) -> None:
         now = self.env.now
@@ -48,20 +66,24 @@ class SharedBandwidth:
         self.updated = now
 
     def _schedule(self) -> None:
-        self.generation += 1
         if self.on_change is not None:
             self.on_change(len(self.flows) * self.rate())
         if not self.flows:
+            self.due = None
             return
-        wait = max(0.0, min(f[0] for f in self.flows) / self.rate())
+        due = self.env.now + max(0.0, min(f[0] for f in self.flows) / self.rate())
+        if self.due is not None and abs(due - self.due) <= 1e-9 * max(1.0, due):
+            return  # the pending timer already fires then: no new event
+        self.generation += 1
+        self.due = due
         generation = self.generation
-        timer = self.env.timeout(wait)
-        self.timers += 1
+        timer = self.env.timeout(due - self.env.now)
         timer.callbacks.append(lambda _event: self._expire(generation))
 
     def _expire(self, generation: int) -> None:
         if generation != self.generation:
             return
+        self.due = None
         self._advance()
         finished = [f for f in self.flows if f[0] <= _DONE_BYTES]
         if not finished:  # rounding left the first finisher a hair short

@@ -16,6 +16,7 @@ from ..config.hardware import HardwareConfig
 from ..functional.records import Alloc, Compute, CoreTrace, Dma, ElementRun, Fill, Free
 from . import costs
 from .bandwidth import SharedBandwidth
+from .queues import QueuePool
 
 
 @dataclass
@@ -59,103 +60,107 @@ class EngineModel:
     def __init__(self, config: HardwareConfig, record_timeline: bool = True):
         self.config = config
         self.env = simpy.Environment()
-        self.queues = simpy.Store(self.env)
-        self.queues.items.extend(range(config.dma.dma_queues))
+        self.queues = QueuePool(self.env, config.dma.dma_queues)
         self.timeline = record_timeline
-        self.bandwidth = SharedBandwidth(self.env, config.memory.hbm_bytes_per_ns,
-                                         config.dma.dma_bytes_per_ns,
-                                         self._bandwidth_counter if record_timeline else None)
         self.spans: list[Span] = []
         self.counters: list[tuple[str, float, float]] = []
-        self.events = 0
         self.queue_busy = [0.0] * config.dma.dma_queues
-
-    def _span(self, track, kind, start, end, **args):
-        if self.timeline and end > start:
-            self.spans.append(Span(track, kind, start, end, args))
 
     def _bandwidth_counter(self, total_rate: float) -> None:
         self.counters.append(("hbm_bytes_per_ns", self.env.now, total_rate))
 
-    def dma(self, t: CoreTiming, nbytes: int, kind: str, args: dict):
+    def dma(self, t: CoreTiming, nbytes: int, kind: str, rec):
         """One DMA transfer issued by a core, which blocks until it completes."""
         env, dma = self.env, self.config.dma
-        track = f"core {t.core}"
+        hold = dma.dma_fixed_holds_queue
         start = env.now
-        if not dma.dma_fixed_holds_queue:
+        if not hold:
             yield env.timeout(dma.dma_fixed_ns)
-            self.events += 1
         asked = env.now
-        queue = yield self.queues.get()
-        self.events += 1
+        queue = self.queues.take()
+        if not isinstance(queue, int):
+            queue = yield queue
         got = env.now
-        if dma.dma_fixed_holds_queue:
+        if hold:
             yield env.timeout(dma.dma_fixed_ns)
-            self.events += 1
         moving = env.now
         yield self.bandwidth.transfer(nbytes)
-        self.events += 1
-        duration = env.now - moving
-        yield self.queues.put(queue)
         end = env.now
-        self.queue_busy[queue] += end - (got if dma.dma_fixed_holds_queue else moving)
+        self.queues.give_back(queue)
+        self.queue_busy[queue] += end - (got if hold else moving)
         t.dma_fixed_ns += dma.dma_fixed_ns
         t.dma_wait_ns += got - asked
-        t.dma_transfer_ns += duration
+        t.dma_transfer_ns += end - moving
         t.transfers += 1
         t.bytes += nbytes
         if kind == "fill":
             t.fill_ns += end - start
-        self._span(track, kind, start, end, bytes=nbytes, queue=queue, **args)
-        self._span(f"dma queue {queue}", kind, got if dma.dma_fixed_holds_queue else moving,
-                   end, bytes=nbytes, core=t.core, **args)
+        if self.timeline:
+            if kind == "fill":
+                args = {"tensor": rec.tensor, "line": rec.line}
+            else:
+                args = {"tensor": rec.tensor, "offset": rec.offset, "elements": rec.count,
+                        "tcm_offset": rec.tcm_offset, "line": rec.line}
+            self._span(f"core {t.core}", kind, start, end, bytes=nbytes, queue=queue, **args)
+            self._span(f"dma queue {queue}", kind, got if hold else moving, end,
+                       bytes=nbytes, core=t.core, **args)
+
+    def _span(self, track, kind, start, end, **args):
+        if end > start:
+            self.spans.append(Span(track, kind, start, end, args))
 
     def core(self, trace: CoreTrace, t: CoreTiming):
-        env, config = self.env, self.config
+        env, config, timeline = self.env, self.config, self.timeline
         track = f"core {trace.core}"
         tcm_in_use = 0
         for rec in trace.records:
             kind = type(rec)
             if kind is Compute:
                 dt = costs.compute_ns(rec, config)
-                start = env.now
                 yield env.timeout(dt)
-                self.events += 1
                 t.compute_ns += dt
                 t.loop_calls += 1
-                self._span(track, "compute", start, env.now, loop=rec.name, line=rec.line,
-                           iterations=rec.ops["iterations"])
+                if timeline:
+                    self._span(track, "compute", env.now - dt, env.now, loop=rec.name,
+                               line=rec.line, iterations=rec.ops["iterations"])
+            elif kind is Dma:
+                yield from self.dma(t, rec.nbytes, rec.direction, rec)
             elif kind is ElementRun:
                 dt = costs.element_ns(rec.reads, rec.writes, config)
-                start = env.now
                 yield env.timeout(dt)
-                self.events += 1
                 t.element_ns += dt
-                self._span(track, "element accesses", start, env.now, reads=rec.reads,
-                           writes=rec.writes)
-            elif kind is Dma:
-                yield from self.dma(t, rec.nbytes, rec.direction,
-                                    {"tensor": rec.tensor, "offset": rec.offset,
-                                     "elements": rec.count, "tcm_offset": rec.tcm_offset,
-                                     "line": rec.line})
+                if timeline:
+                    self._span(track, "element accesses", env.now - dt, env.now,
+                               reads=rec.reads, writes=rec.writes)
             elif kind is Fill:
                 for nbytes in costs.fill_chunks(rec.nbytes, config):
-                    yield from self.dma(t, nbytes, "fill", {"tensor": rec.tensor, "line": rec.line})
+                    yield from self.dma(t, nbytes, "fill", rec)
             elif kind is Alloc or kind is Free:
                 if rec.nbytes and (kind is Free or rec.ok):
                     tcm_in_use += rec.nbytes if kind is Alloc else -rec.nbytes
-                    if self.timeline:
+                    if timeline:
                         self.counters.append((f"tcm core {trace.core}", env.now, tcm_in_use))
         t.end_ns = env.now
 
     def run(self, traces: list[CoreTrace]) -> TimingResult:
+        # each core has at most one transfer in flight (the calls block), so at most
+        # min(cores, queues) transfers share device memory at once
+        self.bandwidth = SharedBandwidth(
+            self.env, self.config.memory.hbm_bytes_per_ns, self.config.dma.dma_bytes_per_ns,
+            self._bandwidth_counter if self.timeline else None,
+            max_flows=min(len(traces), self.config.dma.dma_queues))
         timings = [CoreTiming(tr.core) for tr in traces]
         for tr, t in zip(traces, timings):
             self.env.process(self.core(tr, t))
         self.env.run()
         end = max((t.end_ns for t in timings), default=0.0)
-        return TimingResult(end, timings, self.spans, self.counters,
-                            self.events + self.bandwidth.timers, self.queue_busy)
+        return TimingResult(end, timings, self.spans, self.counters, events_scheduled(self.env),
+                            self.queue_busy)
+
+
+def events_scheduled(env: simpy.Environment) -> int:
+    """Every event SimPy scheduled in this environment (its event-id counter)."""
+    return next(env._eid)  # noqa: SLF001 - SimPy numbers each scheduled event
 
 
 def simulate_timing(traces: list[CoreTrace], config: HardwareConfig,
