@@ -28,10 +28,10 @@ def test_simulated_time_is_never_below_the_roofline_bound_unless_hbm_is_oversubs
     """The roofline bound (``bound_ns``) holds whenever the DMA queues in flight cannot ask
     for more than device memory gives (concurrent transfers x queue bandwidth <= HBM
     bandwidth), which trn1 and inf2 satisfy. Past that, see the next law."""
-    d = run(w.options(overrides=as_overrides(params))).to_dict()
-    dma, hbm = d["config"]["dma"]["dma_bytes_per_ns"]["value"], \
-        d["config"]["memory"]["hbm_bytes_per_ns"]["value"]
-    assume(concurrent_transfers(d) * dma <= hbm)
+    result = run(w.options(overrides=as_overrides(params)))
+    d, config = result.to_dict(), result.config
+    assume(concurrent_transfers(d) * config.dma.dma_bytes_per_ns
+           <= config.memory.hbm_bytes_per_ns)
     assert d["bound_ns"] >= 0
     assert d["simulated_ns"] >= d["bound_ns"] * (1 - REL), d["bounds_ns"]
 

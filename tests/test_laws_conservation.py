@@ -1,7 +1,7 @@
 """Conservation laws: what the records say was moved, allocated and accessed is exactly what
 the kernel's calls imply, and the timing stage replays exactly what was recorded."""
 import numpy as np
-from conftest import Workload, as_overrides, workloads
+from conftest import Workload, workloads
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -1,5 +1,21 @@
-"""Monotonicity laws: a faster clock, more DMA bandwidth, a lower DMA fixed cost or a cheaper
-element access never makes a kernel slower.
+"""Monotonicity laws: a faster clock, more DMA or HBM bandwidth, a lower DMA fixed cost or a
+cheaper element access never makes a kernel slower -- when its cores do not contend.
+
+FALSE AS FIRST STATED for cores that contend. With fewer DMA queues than cores, or more
+queue bandwidth in flight than HBM gives, speeding one thing up can make the kernel slower.
+hypothesis found, for example:
+
+- 3 cores, 2 DMA queues whose fixed cost holds the queue: a 3x faster clock made
+  relu_multicore 16% slower (7.86 us -> 9.16 us). The cores reach the queues in a different
+  order, and the FIFO grant of a shared resource is a list schedule, which Graham (1969)
+  showed is not monotone in task times;
+- 4 cores sharing 1 B/ns of HBM: a 2x faster clock, 2% slower. Each transfer's HBM share is
+  fixed when it starts (one event per transfer), so who starts alongside whom decides its rate.
+
+Real hardware has the same kind of anomaly, so the simulator is not wrong to show it. The true
+laws: a single-core kernel (no contention possible) is monotone in every parameter; the
+multicore kernel is monotone whenever the queues outnumber its cores and their bandwidth
+together fits in HBM; and the element-access cost (single-core only) never slows anything.
 
 The functional stage does not depend on these parameters, so each law runs a kernel once and
 replays its records on the timing model under the preset and under the improved preset.
@@ -14,12 +30,14 @@ from gpsimd_sim.simulate import run
 from gpsimd_sim.timing.engine import simulate_timing
 
 REL = 1e-9  # float rounding of sums of delays
+IMPROVABLE = ["clock_hz", "dma_bytes_per_ns", "hbm_bytes_per_ns", "dma_fixed_ns",
+              "element_access_ns"]
 
 factors = st.floats(1.0, 16.0)
 
 
 def improved(config, parameter: str, factor: float):
-    """``config`` with ``parameter`` improved by ``factor`` (faster or cheaper)."""
+    """``config`` with ``parameter`` made ``factor`` times faster (or cheaper)."""
     section = {"clock_hz": config.core, "dma_bytes_per_ns": config.dma,
                "hbm_bytes_per_ns": config.memory, "dma_fixed_ns": config.dma,
                "element_access_ns": config.memory}[parameter]
@@ -28,8 +46,8 @@ def improved(config, parameter: str, factor: float):
     return with_values(config, **{parameter: better})
 
 
-def times(w, params, parameter, factor):
-    result = run(w.options(overrides=as_overrides(params)))
+def before_and_after(w, overrides, parameter, factor):
+    result = run(w.options(overrides=overrides))
     traces = result.functional.traces
     before = simulate_timing(traces, result.config, record_timeline=False).simulated_ns
     after = simulate_timing(traces, improved(result.config, parameter, factor),
@@ -37,16 +55,34 @@ def times(w, params, parameter, factor):
     return before, after
 
 
-@pytest.mark.parametrize("parameter", ["clock_hz", "dma_fixed_ns", "element_access_ns"])
-@given(w=workloads(), params=parameters(), factor=factors)
-def test_a_faster_or_cheaper_core_side_parameter_never_slows_a_kernel(parameter, w, params,
+@pytest.mark.parametrize("parameter", IMPROVABLE)
+@given(w=workloads(kernels=("elementwise", "tcm")), params=parameters(), factor=factors)
+def test_single_core_kernels_never_slow_down_when_a_parameter_improves(parameter, w, params,
                                                                        factor):
-    before, after = times(w, params, parameter, factor)
+    before, after = before_and_after(w, as_overrides(params), parameter, factor)
     assert after <= before * (1 + REL)
 
 
-@pytest.mark.parametrize("parameter", ["dma_bytes_per_ns", "hbm_bytes_per_ns"])
+def without_contention(params: dict, cores: int) -> list[str]:
+    """``params`` with enough DMA queues for every core and HBM for all their bandwidth."""
+    out = dict(params)
+    out["dma_queues"] = max(params.get("dma_queues", 16), cores)
+    dma = params.get("dma_bytes_per_ns", 27.2)
+    out["hbm_bytes_per_ns"] = max(params.get("hbm_bytes_per_ns", 410.0), cores * dma)
+    return as_overrides(out)
+
+
+@pytest.mark.parametrize("parameter", IMPROVABLE)
+@given(w=workloads(kernels=("multicore",)), params=parameters(), factor=factors)
+def test_multicore_kernel_never_slows_down_when_its_cores_do_not_contend(parameter, w, params,
+                                                                         factor):
+    """Each core then runs as if alone: every transfer gets at least its old bandwidth."""
+    before, after = before_and_after(w, without_contention(params, w.cores), parameter, factor)
+    assert after <= before * (1 + REL)
+
+
 @given(w=workloads(), params=parameters(), factor=factors)
-def test_more_dma_bandwidth_never_slows_a_kernel(parameter, w, params, factor):
-    before, after = times(w, params, parameter, factor)
+def test_cheaper_element_access_never_slows_any_kernel(w, params, factor):
+    """Only single-core kernels may use the element accessor, so no contention can reorder."""
+    before, after = before_and_after(w, as_overrides(params), "element_access_ns", factor)
     assert after <= before * (1 + REL)

@@ -191,3 +191,17 @@ def test_command_prints_a_summary_and_no_progress_bar_when_not_a_terminal(tmp_pa
     assert code == 0
     assert captured.err == ""
     assert "4 points" in captured.out and "results.csv" in captured.out
+
+
+def test_progress_bar_is_drawn_when_stderr_is_a_terminal(tmp_path, monkeypatch):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    run_sweep(spec(), tmp_path / "out", jobs=1)      # progress=None: decide by the terminal
+    assert "/4 [" in terminal.getvalue()    # tqdm: "n/4 [elapsed<remaining, rate]"

@@ -13,7 +13,6 @@ def write_atomic(path: str | Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes it private; a result is not
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
             fh.flush()
@@ -26,12 +25,6 @@ def write_atomic(path: str | Path, text: str) -> None:
         except OSError:
             pass
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _umask() -> int:

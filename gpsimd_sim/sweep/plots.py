@@ -219,8 +219,27 @@ def _child(conn, spec: SweepSpec, out: Path) -> None:
     rows = conn.recv()
     if rows is None:
         return
+    # Each plot but the first in a fork of this warm process: the drawing is the only part
+    # of plotting left after the last point, so it runs in parallel too.
+    plan, others = _plan(spec), []
+    for fn, name in plan[1:]:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                fn(spec, rows, Path(out) / name)
+                code = 0
+            except BaseException:  # noqa: BLE001 - the exit status reports it
+                code = 1
+            os._exit(code)
+        others.append((pid, name))
     try:
-        conn.send(("ok", [str(p) for p in make_plots(spec, rows, out)]))
+        made = [p for p in (fn(spec, rows, Path(out) / name) for fn, name in plan[:1]) if p]
+        for pid, name in others:
+            _, status = os.waitpid(pid, 0)
+            if status != 0:
+                raise RuntimeError(f"drawing {name} failed")
+            made.append(Path(out) / name)
+        conn.send(("ok", [str(p) for p in made]))
     except Exception as exc:  # noqa: BLE001 - reported by the parent
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
