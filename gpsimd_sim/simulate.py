@@ -16,7 +16,7 @@ from .api.tensor import DTYPES
 from .config.hardware import HardwareConfig
 from .config.presets import config_to_dict, load_config
 from .errors import ConfigError, SimulationLimit
-from .functional.executor import FunctionalResult, run_functional
+from .functional.executor import FunctionalResult, run_functional, wall_limit
 from .functional.inputs import make_inputs
 from .functional.loader import LoadedKernel, load_kernel
 from .functional.records import Dma, ElementRun, Fill
@@ -192,6 +192,9 @@ def simulate_loaded(kernel: LoadedKernel, inputs: list[np.ndarray], config: Hard
     functional = _functional_cached(kernel, inputs, cores, config.tcm.tcm_pool_bytes, limits,
                                     options)
     timing = simulate_timing(functional.traces, config, record_timeline=options.timeline)
+    if not np.isfinite(timing.simulated_ns):
+        raise SimulationLimit(f"{kernel.path}: the simulated time is not finite "
+                              "(check the preset's clock and bandwidths)")
     if options.max_cycles is not None:
         cycles = timing.simulated_ns * config.core.clock_hz / 1e9
         if cycles > options.max_cycles:
@@ -208,7 +211,8 @@ def run(options: RunOptions) -> RunResult:
         raise ConfigError(f"--dtype {options.dtype}: expected one of {', '.join(DTYPES)}")
     shape = check_shape(options.shape)
     config, provenance = load_config(options.preset, options.overrides)
-    kernel = load_kernel(options.kernel)
+    with wall_limit(options.timeout_s, options.kernel):  # a file may loop at import time
+        kernel = load_kernel(options.kernel)
     nargs = kernel.fn.__code__.co_argcount
     inputs = make_inputs(nargs, shape, DTYPES[options.dtype], options.seed)
     result = simulate_loaded(kernel, inputs, config, provenance, options)

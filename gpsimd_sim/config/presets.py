@@ -175,6 +175,24 @@ def build_config(name: str, values: dict) -> HardwareConfig:
     return config
 
 
+def _RANGES(c: HardwareConfig) -> dict:
+    """Plausible ranges: wide enough for what-if studies, narrow enough that a typo (a clock
+    of 1e-300 Hz, a billion cores) is refused instead of exhausting time or memory."""
+    return {
+        "cores": (c.core.cores, 1, 1024),
+        "clock_hz": (c.core.clock_hz, 1e6, 1e12),
+        "simd_lanes_32bit": (c.core.simd_lanes_32bit, 1, 4096),
+        "issue_width_ops": (c.core.issue_width_ops, 1, 64),
+        "dma_queues": (c.dma.dma_queues, 1, 4096),
+        "dma_bytes_per_ns": (c.dma.dma_bytes_per_ns, 1e-3, 1e6),
+        "hbm_bytes_per_ns": (c.memory.hbm_bytes_per_ns, 1e-3, 1e7),
+        "tcm_bytes": (c.tcm.tcm_bytes, 64, 1 << 30),
+        "dma_fixed_ns": (c.dma.dma_fixed_ns, 0, 1e9),
+        "element_access_ns": (c.memory.element_access_ns, 0, 1e9),
+        "host_step_ns": (c.host.host_step_ns, 0, 1e12),
+    }
+
+
 def check_config(c: HardwareConfig) -> None:
     """Reject configurations no hardware could have (zero clock, zero bandwidth, ...)."""
     positive = {
@@ -186,6 +204,10 @@ def check_config(c: HardwareConfig) -> None:
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{key}={value}: must be positive")
+    for key, (value, low, high) in _RANGES(c).items():
+        if not low <= value <= high:
+            raise ConfigError(f"{key}={value:g}: outside what the model is meant for "
+                              f"({low:g} to {high:g})")
     if c.tcm.tcm_pool_bytes > c.tcm.tcm_bytes:
         raise ConfigError(f"tcm_pool_bytes={c.tcm.tcm_pool_bytes} exceeds tcm_bytes={c.tcm.tcm_bytes}")
 

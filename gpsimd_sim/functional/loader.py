@@ -72,7 +72,8 @@ def load_kernel(path: str) -> LoadedKernel:
     try:
         code = compile(source, filename, "exec")
     except SyntaxError as exc:
-        raise KernelLoadError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+        where = f"{path}:{exc.lineno}" if exc.lineno else path
+        raise KernelLoadError(f"{where}: syntax error: {exc.msg}") from None
     except ValueError as exc:
         raise KernelLoadError(f"{path}: cannot compile: {exc}") from None
     mod_name = f"gpsimd_kernel_{p.stem}_{key[1][:12]}"
