@@ -67,11 +67,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import numba
 import numpy as np
-from numba.core.errors import NumbaError
 
-from . import loop_helpers as _h
+from . import loop_abi as _h  # the counts layout; numba itself is imported when a loop runs
+
+_HELPERS_MODULE = "gpsimd_sim.functional.loop_helpers"
 
 OP_KINDS: tuple[str, ...] = ("iterations", "arith", "compares", "selects", "branches", "calls")
 assert len(OP_KINDS) == _h.N_OPS
@@ -387,7 +387,7 @@ class _Generator:
             "# hash of this text and numba caches machine code keyed on this file.",
             f"# loop_helpers {_HELPERS_HASH}",
             f"import math as {_PREFIX}math",
-            f"from {_h.__name__} import fail as {_PREFIX}fail, flush as {_PREFIX}flush, "
+            f"from {_HELPERS_MODULE} import fail as {_PREFIX}fail, flush as {_PREFIX}flush, "
             f"float_to_half as {_PREFIX}f2h, half_to_float as {_PREFIX}h2f",
             *sorted(self.imports),
             "",
@@ -950,8 +950,10 @@ def _helpers_hash() -> str:
     """Hash of loop_helpers' source: numba's cache of a generated function embeds the
     helpers' machine code but is keyed only on the generated file, so a helper change
     must change the generated text (and hence its file name)."""
-    with open(_h.__file__, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()[:16]
+    digest = hashlib.sha256()
+    for name in ("loop_helpers.py", "loop_abi.py"):
+        digest.update(Path(__file__).with_name(name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 _HELPERS_HASH = _helpers_hash()
@@ -1023,6 +1025,8 @@ def _jit(path: Path, func_name: str):
         except BaseException:
             del sys.modules[mod_name]
             raise
+    import numba  # here, not at import: loading a kernel file should not pay for numba
+
     dispatcher = numba.njit(**_NUMBA_OPTIONS)(getattr(module, func_name))
     _dispatchers[key] = dispatcher
     return dispatcher
@@ -1080,6 +1084,8 @@ class CompiledLoop:
         variant = self._variants.get(key) or self._build(key)
         counts = np.zeros(self._n_slots, dtype=np.int64)
         budget = min(max(int(max_iterations), 0), _INT64_MAX)
+        from numba.core.errors import NumbaError  # loaded with the dispatcher already
+
         try:
             variant.dispatcher(*call_args, counts, budget)
         except NumbaError as exc:          # typing/lowering failed for these argument types

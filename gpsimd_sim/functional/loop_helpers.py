@@ -21,18 +21,10 @@ import math
 import numpy as np
 from numba import njit
 
-N_OPS = 6            # len(loop_compiler.OP_KINDS)
-ERROR_SLOTS = 8      # kind, parameter index, line, ndim, four index values
-ERR_NONE = 0
-ERR_OUT_OF_BOUNDS = 1
-ERR_STEP_LIMIT = 2
+from .loop_abi import (ERR_NONE, ERR_OUT_OF_BOUNDS, ERR_STEP_LIMIT,  # noqa: F401
+                       ERROR_SLOTS, N_OPS, n_slots)
 
 _JIT = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True)
-
-
-def n_slots(n_params: int) -> int:
-    """Length of the counts array for a loop with ``n_params`` parameters."""
-    return N_OPS + 2 * n_params + ERROR_SLOTS
 
 
 @njit(**_JIT)

@@ -5,6 +5,7 @@ generator early (an interrupt, an error while saving) stops the workers.
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -67,6 +68,9 @@ def run_local(spec: SweepSpec, points: list[Point], jobs: int) -> Iterator[dict]
         yield from run_serial(spec, rest)
         return
     work = groups(rest)
+    # Move everything alive now out of the collector's reach: a forked worker then never
+    # writes to the pages it shares with this process just to update GC bookkeeping.
+    gc.freeze()
     ctx = multiprocessing.get_context("fork")
     pool = ctx.Pool(min(jobs, len(work)), initializer=_ignore_sigint)
     try:
