@@ -48,14 +48,15 @@ class FitResult:
 
 
 def fit(preset: str = "trn1", model_path: str = DEFAULT_MODEL, tol_s: float = 1e-10,
-        max_iter: int = 8, base=None) -> FitResult:
+        max_iter: int = 8, base=None, points: list[Measurement] | None = None) -> FitResult:
     """Solve for FITTED_PARAMETERS so the fit points' simulated s/iteration match.
 
     ``base`` is a (config, provenance) to start from; by default the preset without any
-    earlier fit.
+    earlier fit. ``points`` defaults to the preset's documented FIT_VARIANTS.
     """
     config, provenance = base or load_config(preset, use_fitted=False)
-    points = [m for m in measurements_for(preset) if m.variant in FIT_VARIANTS]
+    if points is None:
+        points = [m for m in measurements_for(preset) if m.variant in FIT_VARIANTS]
     names = list(FITTED_PARAMETERS)
     x = np.array([float(_get(config, n)) for n in names])
     target = np.array([1.0 / m.iter_per_s for m in points])

@@ -25,6 +25,17 @@ class Protocol:
         """What the script divides by: the last index minus the warm-up steps."""
         return len(self.batches()) - 1 - self.warmup_steps
 
+    def check(self) -> None:
+        """Refuse a protocol that times nothing (the script would divide by zero too)."""
+        from ..errors import ConfigError
+        if self.batch <= 0 or self.dataset_size <= 0 or self.warmup_steps < 0:
+            raise ConfigError(f"protocol: batch {self.batch}, dataset {self.dataset_size} and "
+                              f"warm-up {self.warmup_steps} must be positive")
+        if self.claimed_steps() <= 0:
+            raise ConfigError(f"--batch {self.batch}: {len(self.batches())} batches of a "
+                              f"{self.dataset_size}-image dataset leave no timed steps after "
+                              f"{self.warmup_steps} warm-up steps")
+
     def iterations_per_s(self, step_ns: dict[int, float]) -> float:
         """Throughput as the script prints it, from the simulated time of each batch size."""
         elapsed_ns = sum(step_ns[b] for b in self.timed_batches())

@@ -95,6 +95,7 @@ def run_model(model: Model, protocol: Protocol, kernel_path: str, config: Hardwa
               seed: int = 0, timeline: bool = False) -> ModelResult:
     """Simulate one step per distinct batch size of the protocol and turn them into iter/s."""
     start = time.perf_counter()
+    protocol.check()
     kernel = load_kernel(resolve_path(kernel_path))
     kernel.path = kernel_path
     options = RunOptions(kernel=kernel_path, cores=cores, buffer_size=buffer_size, seed=seed,
