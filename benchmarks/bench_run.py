@@ -4,6 +4,7 @@
    start-up included, with a warm numba cache (median of N runs). Target: < 1.5 s.
 2. Events per second of the timing stage against plain SimPy measured in the same process
    (median of N). Target: at least 30% of plain SimPy's rate.
+3. Wall time of `python -m gpsimd_sim validate`, warm cache (median of N). Target: < 5 s.
 
     python benchmarks/bench_run.py [--repeat 5]
 """
@@ -21,7 +22,11 @@ KERNELS = ["kernels/relu_elementwise.py", "kernels/relu_tcm.py", "kernels/relu_m
 
 
 def wall_of_run(kernel: str, repeat: int) -> float:
-    cmd = [sys.executable, "-m", "gpsimd_sim", "run", kernel, "--shape", "32x4096", "--json"]
+    return wall_of([sys.executable, "-m", "gpsimd_sim", "run", kernel, "--shape", "32x4096",
+                    "--json"], repeat)
+
+
+def wall_of(cmd: list[str], repeat: int) -> float:
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)  # warm the numba cache
     times = []
     for _ in range(repeat):
@@ -76,6 +81,9 @@ def main() -> None:
     print(f"2. timing stage: {statistics.median(sims):,.0f} events/s over {events:,} events; "
           f"plain SimPy {statistics.median(plains):,.0f} events/s; "
           f"ratio {statistics.median(ratios):.2f} (target >= 0.30)")
+    validate = wall_of([sys.executable, "-m", "gpsimd_sim", "validate"], args.repeat)
+    print(f"3. `validate` wall time, warm cache, median of {args.repeat}: {validate:.3f} s "
+          "(target < 5 s)")
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ def format_run(d: dict) -> str:
         f"  element accesses {d['element_accesses']:,}",
         f"  TCM peak         {d['tcm_peak_bytes']} B of a {pool} B pool per core"
         + (f"; {d['tcm_malloc_failures']} tcm_malloc failed" if d["tcm_malloc_failures"] else ""),
-        "  per core     running% active%    compute    element  DMA fixed   DMA wait   DMA data"
+        "  per core        busy% active%    compute    element  DMA fixed   DMA wait   DMA data"
         "       fill",
     ]
     lines += [_per_core_row(c) for c in d["per_core"]]
