@@ -49,6 +49,9 @@ def wall_limit(seconds: float | None, path: str):
         return
 
     def expire(signum, frame):
+        # Re-arm first: an exception raised while a finaliser or gc callback runs is
+        # swallowed by Python, and the next alarm must then try again.
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
         raise SimulationLimit(f"{path}: the kernel did not finish within {seconds:g} s of "
                               "wall time (--timeout)")
     previous = signal.signal(signal.SIGALRM, expire)
