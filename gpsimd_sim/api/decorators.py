@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import KernelFault, SimulationLimit
 from ..functional.records import Compute, ElementRun
 from .runtime import current_or_none
 from .tcm import TcmBuffer
@@ -35,78 +36,82 @@ def kernel(reference="relu", multicore: bool = False):
 
 def loop(fn):
     """Compile a compute loop over TCM buffers (or element accessors) with numba."""
-    from ..functional.loop_compiler import compile_loop  # numba is imported only here
+    from ..functional.loop_compiler import compile_loop  # numba is imported when it first runs
 
     compiled = compile_loop(fn)
 
     @functools.wraps(fn)
     def call(*args):
         ctx = current_or_none()
-        arrays, kinds = [], []
-        for name, a in zip(compiled.arg_names, args):
-            if isinstance(a, TcmBuffer):
-                arrays.append(a.live_array(f"@loop {compiled.name}") if ctx else a.array)
-                kinds.append("tcm")
-            elif isinstance(a, ElementAccessor):
-                arrays.append(a.array)
-                kinds.append("elem")
-            elif isinstance(a, Tensor):
-                raise _fault(ctx, f"@loop {compiled.name}: argument {name} is a tensor; pass "
-                             f"{name}.accessor() or a TCM buffer")
-            elif isinstance(a, np.ndarray):
-                arrays.append(a)
-                kinds.append("local")
-            elif isinstance(a, (bool, np.bool_)):
-                arrays.append(bool(a))
-                kinds.append("scalar")
-            elif isinstance(a, (int, np.integer)):
-                arrays.append(int(a))
-                kinds.append("scalar")
-            elif isinstance(a, (float, np.floating)):
-                arrays.append(float(a))
-                kinds.append("scalar")
-            else:
-                raise _fault(ctx, f"@loop {compiled.name}: argument {name} has unsupported type "
-                             f"{type(a).__name__}")
+        arrays, kinds = _loop_arguments(ctx, compiled, args)
         limit = ctx.limits.max_iterations - ctx.iterations if ctx else 10**12
         result = compiled.run(*arrays, max_iterations=max(limit, 0))
         if result.error is not None:
             raise _loop_fault(ctx, compiled, result.error, args)
-        if ctx is None:
-            return None
-        ctx.iterations += result.ops["iterations"]
-        tcm_loads = tcm_stores = elem_reads = elem_writes = 0
-        widths = []  # element widths of the arrays the loop works on: they set the SIMD lanes
-        for kind, a, ld, st in zip(kinds, arrays, result.loads, result.stores):
-            if kind == "elem":
-                elem_reads += ld
-                elem_writes += st
-            elif kind != "scalar":
-                tcm_loads += ld
-                tcm_stores += st
-            if kind != "scalar":
-                widths.append(a.itemsize)
-        elem_bytes = max(widths, default=4)
-        line = ctx.line()
-        # a loop that reads device memory one accessor call at a time cannot use the SIMD lanes
-        vectorisable = "elem" not in kinds
-        ctx.emit(Compute(result.ops, tcm_loads, tcm_stores, elem_bytes, compiled.name, line,
-                         vectorisable))
-        if elem_reads or elem_writes:
-            ctx.emit(ElementRun(elem_reads, elem_writes, line))
-        return None
+        if ctx is not None:
+            _record(ctx, compiled, kinds, arrays, result)
 
     call.compiled = compiled
     return call
 
 
+def _loop_arguments(ctx, compiled, args) -> tuple[list, list[str]]:
+    """What numba receives for each argument, and what kind of memory each one is."""
+    arrays, kinds = [], []
+    for name, a in zip(compiled.arg_names, args):
+        if isinstance(a, TcmBuffer):
+            arrays.append(a.live_array(f"@loop {compiled.name}") if ctx else a.array)
+            kinds.append("tcm")
+        elif isinstance(a, ElementAccessor):
+            arrays.append(a.array)
+            kinds.append("elem")
+        elif isinstance(a, Tensor):
+            raise _fault(ctx, f"@loop {compiled.name}: argument {name} is a tensor; pass "
+                         f"{name}.accessor() or a TCM buffer")
+        elif isinstance(a, np.ndarray):
+            arrays.append(a)
+            kinds.append("local")
+        elif isinstance(a, (bool, np.bool_, int, np.integer, float, np.floating)):
+            # plain Python scalars keep numba's signatures stable (int64, float64, bool)
+            kind = bool if isinstance(a, (bool, np.bool_)) else \
+                int if isinstance(a, (int, np.integer)) else float
+            arrays.append(kind(a))
+            kinds.append("scalar")
+        else:
+            raise _fault(ctx, f"@loop {compiled.name}: argument {name} has unsupported type "
+                         f"{type(a).__name__}")
+    return arrays, kinds
+
+
+def _record(ctx, compiled, kinds, arrays, result) -> None:
+    """The loop's counted work as a Compute record (and an ElementRun for accessor traffic)."""
+    ctx.iterations += result.ops["iterations"]
+    tcm_loads = tcm_stores = elem_reads = elem_writes = 0
+    widths = []  # element widths of the arrays the loop works on: they set the SIMD lanes
+    for kind, a, ld, st in zip(kinds, arrays, result.loads, result.stores):
+        if kind == "scalar":
+            continue
+        widths.append(a.itemsize)
+        if kind == "elem":
+            elem_reads += ld
+            elem_writes += st
+        else:
+            tcm_loads += ld
+            tcm_stores += st
+    line = ctx.line()
+    # a loop that reads device memory one accessor call at a time cannot use the SIMD lanes
+    vectorisable = "elem" not in kinds
+    ctx.emit(Compute(result.ops, tcm_loads, tcm_stores, max(widths, default=4), compiled.name,
+                     line, vectorisable))
+    if elem_reads or elem_writes:
+        ctx.emit(ElementRun(elem_reads, elem_writes, line))
+
+
 def _fault(ctx, what):
-    from ..errors import KernelFault
     return ctx.fault(what) if ctx else KernelFault(what)
 
 
 def _loop_fault(ctx, compiled, error, args):
-    from ..errors import SimulationLimit
     core = f"core {ctx.core_id}: " if ctx else ""
     where = f"{ctx.display(error.filename) if ctx else error.filename}:{error.line}"
     if error.kind == "step_limit":
@@ -119,6 +124,5 @@ def _loop_fault(ctx, compiled, error, args):
         what = f"TCM buffer {target.id} ({error.arg_name})"
     else:
         what = f"array {error.arg_name}"
-    from ..errors import KernelFault
     return KernelFault(f"{where}: {core}out-of-bounds access to {what} of shape "
                        f"{list(error.shape)} at index {list(error.index)}")
