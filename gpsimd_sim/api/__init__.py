@@ -12,10 +12,13 @@ acc.tcm_to_tensor<float>(buf, off, n)        acc.tcm_to_tensor(buf, off, n)
 torch::neuron::tcm_free(p)                   tcm_free(p)
 get_cpu_id(), get_cpu_count()                get_cpu_id(), get_cpu_count()
 get_dst_tensor()                             get_dst_tensor()
+t.read_stream_accessor<float>()              t.read_stream_accessor(float32)   # .read(), .close()
+t.write_stream_accessor<float>()             t.write_stream_accessor(float32)  # .write(v), .close()
 for (j...) buf[j] = ...;                     a @loop function (numba-compiled, counted)
 """
 from .decorators import KernelSpec, kernel, loop
 from .runtime import get_cpu_count, get_cpu_id, get_dst_tensor
+from .stream import ReadStreamAccessor, WriteStreamAccessor
 from .tcm import TcmBuffer, sizeof, tcm_free, tcm_malloc
 from .tensor import (DTYPES, ElementAccessor, TcmAccessor, Tensor, empty, float16, float32,
                      int8, int16, int32, uint8, zeros)
@@ -24,5 +27,5 @@ __all__ = [
     "kernel", "loop", "KernelSpec", "get_cpu_id", "get_cpu_count", "get_dst_tensor",
     "tcm_malloc", "tcm_free", "sizeof", "TcmBuffer", "zeros", "empty", "Tensor",
     "ElementAccessor", "TcmAccessor", "DTYPES", "float32", "float16", "int32", "int16", "int8",
-    "uint8",
+    "uint8", "ReadStreamAccessor", "WriteStreamAccessor",
 ]

@@ -1,7 +1,9 @@
-"""Tensors in device memory and the two ways a kernel reaches them.
+"""Tensors in device memory and the ways a kernel reaches them.
 
 ``accessor()`` is the element-wise path (one element per access, single core only);
-``tcm_accessor()`` is the DMA path (block copies between the tensor and a TCM buffer).
+``tcm_accessor()`` is the DMA path (block copies between the tensor and a TCM buffer);
+``read_stream_accessor()`` / ``write_stream_accessor()`` are sequential streams buffered in
+TCM (``stream.py``).
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import numpy as np
 
 from ..functional.records import Dma, Fill
 from .runtime import current
+from .stream import ReadStreamAccessor, WriteStreamAccessor, open_stream
 from .tcm import TcmBuffer
 
 float32, float16, int32, int16, int8, uint8 = (np.float32, np.float16, np.int32, np.int16,
@@ -70,6 +73,17 @@ class Tensor:
         """Block-copy accessor between this tensor and TCM (C++ ``t.tcm_accessor()``)."""
         current().step()
         return TcmAccessor(self)
+
+    def read_stream_accessor(self, dtype=None) -> "ReadStreamAccessor":
+        """Sequential reader buffered in 4 KiB of TCM (C++ ``t.read_stream_accessor<T>()``).
+
+        ``dtype`` is the C++ ``T``: optional, checked against the tensor's. See ``stream.py``.
+        """
+        return open_stream(self, dtype, write=False)
+
+    def write_stream_accessor(self, dtype=None) -> "WriteStreamAccessor":
+        """Sequential writer buffered in 4 KiB of TCM (C++ ``t.write_stream_accessor<T>()``)."""
+        return open_stream(self, dtype, write=True)
 
     def __repr__(self) -> str:
         return f"Tensor({self.name}, sizes={self.sizes()}, {self.dtype})"
