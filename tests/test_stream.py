@@ -56,6 +56,22 @@ def write_kernel(tmp_path, body, multicore=False, name="kernel.py"):
     return str(path)
 
 
+def relu_through_streams(after: str = "") -> str:
+    """A ReLU body through one read and one write stream, opened after the statements
+    ``after`` (e.g. a tcm_malloc that takes part of the pool first)."""
+    return textwrap.dedent(after) + textwrap.dedent("""
+        t_out = empty(t_in.sizes(), float32)
+        rd = t_in.read_stream_accessor(float32)
+        wr = t_out.write_stream_accessor(float32)
+        for i in range(t_in.numel()):
+            v = rd.read()
+            wr.write(v if v > 0.0 else 0.0)
+        rd.close()
+        wr.close()
+        return t_out
+    """)
+
+
 def line_of(path, text):
     for number, line in enumerate(Path(path).read_text().splitlines(), 1):
         if text in line:
@@ -113,18 +129,9 @@ def test_stream_kernel_tcm_peak_is_its_two_stream_buffers():
 
 
 def test_stream_buffers_add_to_the_kernels_own_tcm_use(tmp_path):
-    path = write_kernel(tmp_path, """
+    path = write_kernel(tmp_path, relu_through_streams(after="""
         scratch = tcm_malloc(1024, float32)
-        t_out = empty(t_in.sizes(), float32)
-        rd = t_in.read_stream_accessor(float32)
-        wr = t_out.write_stream_accessor(float32)
-        for i in range(t_in.numel()):
-            v = rd.read()
-            wr.write(v if v > 0.0 else 0.0)
-        rd.close()
-        wr.close()
-        return t_out
-    """)
+    """))
     result = simulate(path, make_input(10))
     assert result.functional.correct
     assert result.functional.traces[0].tcm_peak_bytes == 1024 + 2 * STREAM_BUFFER_BYTES
@@ -286,18 +293,9 @@ def test_a_stream_beyond_the_fourth_is_slower_per_element(tmp_path):
 
 
 def test_a_stream_the_tcm_pool_cannot_hold_goes_through_the_element_path(tmp_path):
-    path = write_kernel(tmp_path, """
+    path = write_kernel(tmp_path, relu_through_streams(after="""
         whole_pool = tcm_malloc(16384, float32)
-        t_out = empty(t_in.sizes(), float32)
-        rd = t_in.read_stream_accessor(float32)
-        wr = t_out.write_stream_accessor(float32)
-        for i in range(t_in.numel()):
-            v = rd.read()
-            wr.write(v if v > 0.0 else 0.0)
-        rd.close()
-        wr.close()
-        return t_out
-    """)
+    """))
     x = make_input(33)
     result = simulate(path, x)
     assert result.functional.correct
