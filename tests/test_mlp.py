@@ -170,3 +170,18 @@ def test_calibrate_writes_the_fit_where_the_preset_loader_reads_it(tmp_path, mon
     assert "TCM accessor" in provenance["host.host_step_ns"]["source"]
     fitted_rows = [r for r in validate("trn1") if r["role"] == "fit"]
     assert all(abs(r["error_pct"]) < 1e-6 for r in fitted_rows)
+
+
+def test_sensitivity_refits_each_mechanism_and_its_preset_row_matches_validate():
+    """docs/calibration.md's table comes from this: each candidate mechanism refitted on the
+    fit points only, scored on the held-out point. The preset's own row must agree with
+    `validate`, and the a priori row must show what made us look for a mechanism."""
+    from gpsimd_sim.workload.calibration import MECHANISMS, sensitivity
+    rows = sensitivity("trn1")
+    assert [r["mechanism"] for r in rows] == [label for label, _ in MECHANISMS]
+    preset = next(r for r in rows if r["overrides"] == {})
+    held_out = {r["variant"]: r["error_pct"] for r in validate("trn1") if r["role"] == "prediction"}
+    for variant, err in preset["held_out_error_pct"].items():
+        assert err == pytest.approx(held_out[variant], abs=0.01)
+    a_priori = rows[0]["held_out_error_pct"]["TCM, 8 cores"]
+    assert abs(a_priori) > 5
