@@ -132,3 +132,11 @@ def test_default_input_is_float32_of_the_default_shape(capsys):
     result = run_json(capsys, TCM)
     assert result["shape"] == [32, 4096] and result["dtype"] == "float32"
     assert result["dma_bytes"] == 2 * 32 * 4096 * 4
+
+
+def test_an_output_file_that_cannot_be_written_is_one_clear_error(capsys):
+    from gpsimd_sim.cli import main
+    code = main(["run", "kernels/relu_tcm.py", "--shape", "2x3", "--out", "/proc/nope/x.json"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("gpsimd_sim: error: /proc/nope")

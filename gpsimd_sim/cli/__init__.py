@@ -49,3 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # writing --out, --trace or the fitted preset, reading a file
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"gpsimd_sim: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2

@@ -38,7 +38,7 @@ def add_parser(sub) -> None:
     p.add_argument("--jobs", type=positive_int, default=None,
                    help="local worker processes (default: all cores)")
     p.add_argument("--dask", metavar="ADDRESS",
-                   help="run the points on this Dask scheduler, e.g. tcp://10.0.0.5:8786")
+                   help="run the points on this Dask scheduler, e.g. tcp://scheduler:8786")
     p.add_argument("--timeout", type=positive_float, default=600.0,
                    help="wall-time limit of one point's functional stage in seconds (default 600)")
     p.set_defaults(handler=main)
