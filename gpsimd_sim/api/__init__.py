@@ -3,6 +3,7 @@
 C++                                          Python
 torch::zeros(t.sizes(), torch::kFloat)       zeros(t.sizes(), float32)
 torch::empty(...)                            empty(...)
+torch::ones / full / eye                     ones(...), full(sizes, v), eye(n)
 t.numel(), t.sizes()                         t.numel(), t.sizes()
 t.accessor<float, 2>()                       t.accessor(2)
 t.tcm_accessor()                             t.tcm_accessor()
@@ -20,12 +21,13 @@ from .decorators import KernelSpec, kernel, loop
 from .runtime import get_cpu_count, get_cpu_id, get_dst_tensor
 from .stream import ReadStreamAccessor, WriteStreamAccessor
 from .tcm import TcmBuffer, sizeof, tcm_free, tcm_malloc
-from .tensor import (DTYPES, ElementAccessor, TcmAccessor, Tensor, empty, float16, float32,
-                     int8, int16, int32, uint8, zeros)
+from .tensor import (DTYPES, ElementAccessor, TcmAccessor, Tensor, empty, eye, float16, float32,
+                     full, int8, int16, int32, ones, uint8, zeros)
 
 __all__ = [
     "kernel", "loop", "KernelSpec", "get_cpu_id", "get_cpu_count", "get_dst_tensor",
-    "tcm_malloc", "tcm_free", "sizeof", "TcmBuffer", "zeros", "empty", "Tensor",
+    "tcm_malloc", "tcm_free", "sizeof", "TcmBuffer", "zeros", "empty", "ones", "full", "eye",
+    "Tensor",
     "ElementAccessor", "TcmAccessor", "DTYPES", "float32", "float16", "int32", "int16", "int8",
     "uint8", "ReadStreamAccessor", "WriteStreamAccessor",
 ]

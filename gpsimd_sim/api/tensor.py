@@ -221,13 +221,33 @@ def _shape(sizes) -> tuple[int, ...]:
     return tuple(int(s) for s in sizes)
 
 
-def zeros(sizes, dtype=float32) -> Tensor:
-    """A new device tensor filled with zeros (the fill costs time on the hardware)."""
-    shape = _shape(sizes)
-    t = _new_tensor("zeros", np.zeros(shape, dtype=dtype))
+def _filled(kind: str, data: np.ndarray) -> Tensor:
+    """A new tensor whose every byte is written in device memory first (a timed fill)."""
+    t = _new_tensor(kind, data)
     ctx = current()
     ctx.emit(Fill(t.name, t.data.nbytes, ctx.line()))
     return t
+
+
+def zeros(sizes, dtype=float32) -> Tensor:
+    """A new device tensor filled with zeros (the fill costs time on the hardware)."""
+    return _filled("zeros", np.zeros(_shape(sizes), dtype=dtype))
+
+
+def ones(sizes, dtype=float32) -> Tensor:
+    """A new device tensor filled with ones (``torch::ones``), timed like ``zeros``."""
+    return _filled("ones", np.ones(_shape(sizes), dtype=dtype))
+
+
+def full(sizes, value, dtype=float32) -> Tensor:
+    """A new device tensor filled with ``value`` (``torch::full``), timed like ``zeros``."""
+    return _filled("full", np.full(_shape(sizes), value, dtype=dtype))
+
+
+def eye(n: int, m: int | None = None, dtype=float32) -> Tensor:
+    """An ``n`` x ``m`` identity matrix (``torch::eye``): every element is written, timed
+    like ``zeros``."""
+    return _filled("eye", np.eye(int(n), None if m is None else int(m), dtype=dtype))
 
 
 def empty(sizes, dtype=float32) -> Tensor:
