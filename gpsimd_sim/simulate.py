@@ -16,7 +16,8 @@ from .api.tensor import DTYPES
 from .config.hardware import HardwareConfig
 from .config.presets import config_to_dict, load_config
 from .errors import ConfigError, SimulationLimit
-from .functional.executor import FunctionalResult, run_functional, wall_limit
+from .functional.executor import FunctionalResult, run_functional
+from .functional.wall_clock import wall_limit
 from .functional.inputs import make_inputs
 from .functional.loader import LoadedKernel, load_kernel
 from .functional.records import Dma, ElementRun, Fill

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import KernelFault, SimulationLimit
 from ..functional.records import Compute, ElementRun
+from ..functional.wall_clock import alarm_paused
 from .runtime import current_or_none
 from .tcm import TcmBuffer
 from .tensor import ElementAccessor, Tensor
@@ -45,7 +46,8 @@ def loop(fn):
         ctx = current_or_none()
         arrays, kinds = _loop_arguments(ctx, compiled, args)
         limit = ctx.limits.max_iterations - ctx.iterations if ctx else 10**12
-        result = compiled.run(*arrays, max_iterations=max(limit, 0))
+        with alarm_paused():  # compiled code is bounded by its iteration budget instead
+            result = compiled.run(*arrays, max_iterations=max(limit, 0))
         if result.error is not None:
             raise _loop_fault(ctx, compiled, result.error, args)
         if ctx is not None:

@@ -6,8 +6,6 @@ change a race-free kernel's result; ``order`` lets tests prove that). Each core 
 """
 from __future__ import annotations
 
-import signal
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +17,7 @@ from .loader import LoadedKernel, user_line
 from .loop_compiler import LoopCompileError
 from .records import CoreTrace
 from .references import REFERENCES, compare
+from .wall_clock import wall_limit
 
 
 @dataclass
@@ -39,28 +38,6 @@ def reference_for(kernel: LoadedKernel):
         raise SimError(f"{kernel.path}: unknown reference {ref!r} "
                        f"(built in: {', '.join(REFERENCES)}; or pass a function)")
     return REFERENCES[ref]
-
-
-@contextmanager
-def wall_limit(seconds: float | None, path: str):
-    """Stop a kernel stuck in interpreted Python after ``seconds`` of wall time."""
-    if not seconds or not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def expire(signum, frame):
-        # Re-arm first: an exception raised while a finaliser or gc callback runs is
-        # swallowed by Python, and the next alarm must then try again.
-        signal.setitimer(signal.ITIMER_REAL, 0.05)
-        raise SimulationLimit(f"{path}: the kernel did not finish within {seconds:g} s of "
-                              "wall time (--timeout)")
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def run_functional(kernel: LoadedKernel, inputs: list[np.ndarray], cores: int,

@@ -1,0 +1,53 @@
+"""The wall-time limit on interpreted kernel code (``--timeout``), by SIGALRM.
+
+The alarm is paused while a compiled ``@loop`` runs (or numba compiles it): a signal cannot
+stop machine code anyway (the loop's iteration budget does that), and an exception raised
+inside numba's compiler could leave it half-done.
+"""
+from __future__ import annotations
+
+import signal
+from contextlib import contextmanager
+
+from ..errors import SimulationLimit
+
+_armed = False  # is a wall limit running in this process?
+
+
+@contextmanager
+def wall_limit(seconds: float | None, path: str):
+    """Stop a kernel stuck in interpreted Python after ``seconds`` of wall time."""
+    global _armed
+    if not seconds or not hasattr(signal, "SIGALRM") or _armed:
+        yield
+        return
+
+    def expire(signum, frame):
+        # Re-arm first: an exception raised while a finaliser or gc callback runs is
+        # swallowed by Python, and the next alarm must then try again.
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        raise SimulationLimit(f"{path}: the kernel did not finish within {seconds:g} s of "
+                              "wall time (--timeout)")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    _armed = True
+    try:
+        yield
+    finally:
+        _armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextmanager
+def alarm_paused():
+    """Hold the wall-time alarm while compiled code runs; the time left resumes after."""
+    if not _armed:
+        yield
+        return
+    left, _ = signal.setitimer(signal.ITIMER_REAL, 0)
+    try:
+        yield
+    finally:
+        if _armed:
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3))
