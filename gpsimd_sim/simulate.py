@@ -65,34 +65,22 @@ class RunResult:
     def to_dict(self) -> dict:
         """The JSON result: figures, per-core breakdown, analysis and resolved configuration."""
         f, t, cfg = self.functional, self.timing, self.config
-        dma_transfers = dma_bytes = element_accesses = fills = 0
-        for tr in f.traces:
-            for r in tr.records:
-                if type(r) is Dma:
-                    dma_transfers += 1
-                    dma_bytes += r.nbytes
-                elif type(r) is ElementRun:
-                    element_accesses += r.reads + r.writes
-                elif type(r) is Fill:
-                    fills += 1
         util = analysis.utilisation(t, cfg)
         bound = analysis.roofline(f.traces, cfg)
         per_core = []
-        for tr, ct, active, comp in zip(f.traces, t.cores, util["engine_active_pct"],
-                                        util["compute_active_pct"]):
+        for tr, ct, active in zip(f.traces, t.cores, util["engine_active_pct"]):
             per_core.append({
                 "core": tr.core, "end_ns": ct.end_ns, "busy_pct": 100.0 * ct.end_ns / t.simulated_ns
                 if t.simulated_ns else 0.0, "engine_active_pct": active,
                 "compute_ns": ct.compute_ns, "element_ns": ct.element_ns,
                 "dma_fixed_ns": ct.dma_fixed_ns, "dma_wait_ns": ct.dma_wait_ns,
                 "dma_transfer_ns": ct.dma_transfer_ns, "fill_ns": ct.fill_ns,
-                "dma_transfers": sum(1 for r in tr.records if type(r) is Dma),
-                "dma_bytes": sum(r.nbytes for r in tr.records if type(r) is Dma),
-                "element_accesses": sum(r.reads + r.writes for r in tr.records
-                                        if type(r) is ElementRun),
+                **_tally(tr.records),
                 "loop_calls": ct.loop_calls, "tcm_peak_bytes": tr.tcm_peak_bytes,
                 "tcm_malloc_failures": tr.malloc_failures,
             })
+        totals = {k: sum(c[k] for c in per_core)
+                  for k in ("dma_transfers", "dma_bytes", "fills", "element_accesses")}
         o = self.options
         return {
             "schema_version": SCHEMA_VERSION,
@@ -111,10 +99,7 @@ class RunResult:
             "output_dtype": str(f.output.dtype),
             "expected_dtype": str(f.expected.dtype),
             "cores": self.cores,
-            "dma_transfers": dma_transfers,
-            "dma_bytes": dma_bytes,
-            "fills": fills,
-            "element_accesses": element_accesses,
+            **totals,
             "tcm_peak_bytes": max(tr.tcm_peak_bytes for tr in f.traces),
             "tcm_malloc_failures": sum(tr.malloc_failures for tr in f.traces),
             "bound_ns": bound["bound_ns"],
@@ -130,6 +115,20 @@ class RunResult:
             "wall_s": self.wall_s,
             "config": config_to_dict(cfg, self.provenance),
         }
+
+
+def _tally(records) -> dict:
+    """What one core's records add up to: the kernel's DMA calls, fills, element accesses."""
+    out = {"dma_transfers": 0, "dma_bytes": 0, "fills": 0, "element_accesses": 0}
+    for r in records:
+        if type(r) is Dma:
+            out["dma_transfers"] += 1
+            out["dma_bytes"] += r.nbytes
+        elif type(r) is ElementRun:
+            out["element_accesses"] += r.reads + r.writes
+        elif type(r) is Fill:
+            out["fills"] += 1
+    return out
 
 
 def resolve_cores(kernel: LoadedKernel, cores: int | None, config: HardwareConfig) -> int:

@@ -3,7 +3,7 @@ never below the fixed costs a core pays one after another, for any preset parame
 import math
 
 from conftest import as_overrides, parameters, workloads
-from hypothesis import assume, given
+from hypothesis import given
 
 from gpsimd_sim.simulate import run
 

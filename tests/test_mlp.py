@@ -11,7 +11,7 @@ from gpsimd_sim.config.presets import load_config, with_values
 from gpsimd_sim.workload import Protocol
 from gpsimd_sim.workload.calibration import fit, simulate_measurement, validate
 from gpsimd_sim.workload.costs import matmul_ns
-from gpsimd_sim.workload.measurements import FIT_VARIANTS, MEASUREMENTS, Measurement
+from gpsimd_sim.workload.measurements import FIT_VARIANTS, MEASUREMENTS
 from gpsimd_sim.workload.run import load_model, run_model
 
 MODEL = "models/mlp.py"

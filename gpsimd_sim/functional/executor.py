@@ -12,7 +12,7 @@ import numpy as np
 
 from ..api import runtime
 from ..api.tensor import Tensor, garbage_like
-from ..errors import KernelFault, SimError, SimulationLimit
+from ..errors import KernelFault, SimError
 from .loader import LoadedKernel, user_line
 from .loop_compiler import LoopCompileError
 from .records import CoreTrace

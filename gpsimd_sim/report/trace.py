@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from ..functional.records import Alloc, Compute, Dma, ElementRun, Fill, Free
+from ..functional.records import Alloc, Compute, Dma, ElementRun, Free
 from ..timing import costs
 from .output import to_json, write_atomic
 
@@ -136,7 +136,6 @@ def add_kernel_run(b: TraceBuilder, result, offset_ns: float = 0.0, call: str | 
         by_track.setdefault(s.track, []).append(s)
     queue_spans = {(s.args["core"], int(s.track.rsplit(" ", 1)[1]), s.end_ns): s
                    for s in timing.spans if s.track.startswith("dma queue")}
-    hold = config.dma.dma_fixed_holds_queue
     for trace in result.functional.traces:
         core = trace.core
         b.thread(PID_CORES, core, f"core {core}")
