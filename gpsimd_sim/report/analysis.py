@@ -32,7 +32,7 @@ def roofline(traces: list[CoreTrace], config: HardwareConfig) -> dict:
         for r in tr.records:
             if type(r) is Compute:
                 work = costs.compute_work_cycles(r, config)
-                if getattr(r, "vectorisable", True):
+                if r.vectorisable:  # the hardware peak, whether or not this preset vectorises
                     work /= costs.lanes(config, r.elem_bytes)
                 work_cycles += work
             elif type(r) is ElementRun:
