@@ -163,7 +163,7 @@ def _explain(key: str, core: int, trace: CoreTrace | None, timing: TimingResult,
     loops = sorted({r.name for r in recs if type(r) is Compute})
     calls = [r for r in recs if type(r) is Compute]
     scalar = calls and (not config.core.loop_vectorised
-                        or not all(getattr(r, "vectorisable", True) for r in calls))
+                        or not all(r.vectorisable for r in calls))
     lanes = costs.lanes(config, max((r.elem_bytes for r in calls), default=4))
     what = f"{NAMES[key]} {', '.join(loops)} ({len(calls)} calls)"
     return what, _join(
