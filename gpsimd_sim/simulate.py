@@ -17,10 +17,10 @@ from .config.hardware import HardwareConfig
 from .config.presets import config_to_dict, load_config
 from .errors import ConfigError, SimulationLimit
 from .functional.executor import FunctionalResult, run_functional
-from .functional.wall_clock import wall_limit
+from .wall_clock import wall_limit
 from .functional.inputs import make_inputs
 from .functional.loader import LoadedKernel, load_kernel
-from .functional.records import Dma, ElementRun, Fill
+from .records import Dma, ElementRun, Fill
 from .report import analysis
 from .timing.engine import TimingResult, simulate_timing
 

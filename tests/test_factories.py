@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from gpsimd_sim.functional.records import Fill
+from gpsimd_sim.records import Fill
 from gpsimd_sim.simulate import RunOptions, run
 
 FACTORIES = {

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from gpsimd_sim.api.tensor import DTYPES
 from gpsimd_sim.functional.inputs import make_inputs
-from gpsimd_sim.functional.records import Alloc, Compute, Dma, ElementRun, Fill, Free
+from gpsimd_sim.records import Alloc, Compute, Dma, ElementRun, Fill, Free
 from gpsimd_sim.simulate import run
 from gpsimd_sim.timing.costs import fill_chunks
 

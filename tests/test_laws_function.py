@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from gpsimd_sim.api.tensor import DTYPES
 from gpsimd_sim.errors import KernelFault
 from gpsimd_sim.functional.inputs import make_inputs
-from gpsimd_sim.functional.records import Dma
+from gpsimd_sim.records import Dma
 from gpsimd_sim.simulate import run
 
 

@@ -1,4 +1,4 @@
-"""Specification of the @loop counting compiler (gpsimd_sim.functional.loop_compiler).
+"""Specification of the @loop counting compiler (gpsimd_sim.loops.compiler).
 
 Loop functions live at module level because the compiler reads their source.
 """
@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from gpsimd_sim.functional import loop_helpers
-from gpsimd_sim.functional.loop_compiler import (OP_KINDS, LoopCompileError, LoopError,
+from gpsimd_sim.loops import helpers as loop_helpers
+from gpsimd_sim.loops.compiler import (OP_KINDS, LoopCompileError, LoopError,
                                                  compile_loop)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -435,7 +435,7 @@ def test_global_constant_is_read_when_the_loop_runs(monkeypatch):
 # ----------------------------------------------------------------------------- caching, speed
 
 KERNEL_FILE = """
-from gpsimd_sim.functional.loop_compiler import compile_loop
+from gpsimd_sim.loops.compiler import compile_loop
 
 @compile_loop
 def relu(buf, n):

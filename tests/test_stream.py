@@ -15,7 +15,7 @@ from gpsimd_sim.api.stream import STREAM_BUFFER_BYTES
 from gpsimd_sim.config import load_config
 from gpsimd_sim.errors import KernelFault
 from gpsimd_sim.functional.loader import load_kernel
-from gpsimd_sim.functional.records import Compute, Dma, ElementRun
+from gpsimd_sim.records import Compute, Dma, ElementRun
 from gpsimd_sim.simulate import RunOptions, simulate_loaded
 
 ROOT = Path(__file__).resolve().parents[1]

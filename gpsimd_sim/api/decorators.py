@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import KernelFault, SimulationLimit
-from ..functional.records import Compute, ElementRun
-from ..functional.wall_clock import alarm_paused
+from ..records import Compute, ElementRun
+from ..wall_clock import alarm_paused
 from .runtime import current_or_none
 from .tcm import TcmBuffer
 from .tensor import ElementAccessor, Tensor
@@ -37,7 +37,7 @@ def kernel(reference="relu", multicore: bool = False):
 
 def loop(fn):
     """Compile a compute loop over TCM buffers (or element accessors) with numba."""
-    from ..functional.loop_compiler import compile_loop  # numba is imported when it first runs
+    from ..loops import compile_loop  # numba is imported when it first runs
 
     compiled = compile_loop(fn)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import KernelFault, SimulationLimit
-from ..functional.records import CoreTrace, ElementRun
+from ..records import CoreTrace, ElementRun
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import weakref
 
 import numpy as np
 
-from ..functional.records import Alloc, Compute, Dma, Free
+from ..records import Alloc, Compute, Dma, Free
 from .runtime import CoreContext, current, current_or_none
 
 STREAM_BUFFER_BYTES = 4096   # "each buffered in 4 KiB of TCM" (API reference, TCM Accessor)

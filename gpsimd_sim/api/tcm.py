@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..functional.records import Alloc, Free
+from ..records import Alloc, Free
 from .runtime import current
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..functional.records import Dma, Fill
+from ..records import Dma, Fill
 from .runtime import current
 from .stream import ReadStreamAccessor, WriteStreamAccessor, open_stream
 from .tcm import TcmBuffer

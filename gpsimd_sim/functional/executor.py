@@ -14,10 +14,10 @@ from ..api import runtime
 from ..api.tensor import Tensor, garbage_like
 from ..errors import KernelFault, SimError
 from .loader import LoadedKernel, user_line
-from .loop_compiler import LoopCompileError
-from .records import CoreTrace
+from ..loops import LoopCompileError
+from ..records import CoreTrace
 from .references import REFERENCES, compare
-from .wall_clock import wall_limit
+from ..wall_clock import wall_limit
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ..errors import KernelLoadError, SimError
-from .loop_compiler import LoopCompileError
+from ..loops import LoopCompileError
 
 
 @dataclass

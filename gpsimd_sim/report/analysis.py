@@ -9,7 +9,7 @@ read off the slowest core's time breakdown and phrased in the Neuron profiler's 
 from __future__ import annotations
 
 from ..config.hardware import HardwareConfig
-from ..functional.records import Alloc, Compute, CoreTrace, Dma, ElementRun, Fill
+from ..records import Alloc, Compute, CoreTrace, Dma, ElementRun, Fill
 from ..timing import costs
 from ..timing.engine import TimingResult
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from ..functional.records import Alloc, Compute, Dma, ElementRun, Free
+from ..records import Alloc, Compute, Dma, ElementRun, Free
 from ..timing import costs
 from .output import to_json, write_atomic
 

@@ -6,7 +6,7 @@ in one place what each record costs.
 from __future__ import annotations
 
 from ..config.hardware import HardwareConfig
-from ..functional.records import Compute
+from ..records import Compute
 
 
 def lanes(config: HardwareConfig, elem_bytes: int) -> int:

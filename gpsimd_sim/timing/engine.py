@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from ..config.hardware import HardwareConfig
-from ..functional.records import Alloc, Compute, CoreTrace, Dma, ElementRun, Fill, Free
+from ..records import Alloc, Compute, CoreTrace, Dma, ElementRun, Fill, Free
 from . import costs
 from .bandwidth import SharedBandwidth
 from .queues import QueuePool

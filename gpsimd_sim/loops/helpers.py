@@ -21,7 +21,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .loop_abi import (ERR_NONE, ERR_OUT_OF_BOUNDS, ERR_STEP_LIMIT,  # noqa: F401
+from .abi import (ERR_NONE, ERR_OUT_OF_BOUNDS, ERR_STEP_LIMIT,  # noqa: F401
                        ERROR_SLOTS, N_OPS, n_slots)
 
 _JIT = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True)

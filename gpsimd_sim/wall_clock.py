@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 from contextlib import contextmanager
 
-from ..errors import SimulationLimit
+from .errors import SimulationLimit
 
 _armed = False  # is a wall limit running in this process?
 
