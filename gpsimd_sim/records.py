@@ -1,22 +1,33 @@
-"""What each core did, in program order: the hand-off from the functional stage to timing.
+"""What each core did, in program order: the contract between the front ends and timing.
 
-The functional stage appends one record per DMA transfer, per compiled-loop call, per run of
-element accesses, per allocation; the timing stage replays them. Custom-operator kernels
-have no synchronisation between cores and no data-dependent timing, so replaying a record
-list on the modelled hardware gives the same schedule the hardware would run.
+A front end (a Python kernel run by ``functional/``, or a C++ kernel run by ``cpp/``)
+appends one record per DMA transfer, per block of compute work, per run of element
+accesses, per stream buffer, per fill and per allocation; the timing stage replays them
+(``timing/kinds.py`` says what each kind costs and how it is shown). Custom-operator
+kernels have no synchronisation between cores and no data-dependent timing, so replaying
+a record list on the modelled hardware gives the schedule the hardware would run.
+
+Every record carries the ``line`` of the kernel source it came from (0 when unknown); the
+file is the ``CoreTrace``'s ``source``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The operation classes compute work is counted in; a front end may leave some out (0).
+# The preset's cost table gives each class its cycles (``config.CoreConfig``).
+OP_CLASSES = ("iterations", "arith", "compares", "selects", "branches", "calls", "divs",
+              "pows", "transcendentals")
+
 
 @dataclass(slots=True)
 class Compute:
-    """One call of a compiled ``@loop``: operations counted while it ran."""
-    ops: dict            # iterations, arith, compares, selects, branches, calls
+    """A block of compute work: one call of a compiled ``@loop``, or the C++ code run between
+    two API calls. ``ops`` counts operations by class (keys of ``OP_CLASSES``)."""
+    ops: dict
     tcm_loads: int
     tcm_stores: int
-    elem_bytes: int      # widest element the loop touched: sets the SIMD lane count
+    elem_bytes: int      # widest element the work touched: sets the SIMD lane count
     name: str
     line: int
     vectorisable: bool = True  # False when the loop goes through element-wise accessors
@@ -24,7 +35,7 @@ class Compute:
 
 @dataclass(slots=True)
 class ElementRun:
-    """A run of element-wise accessor reads and writes of device memory."""
+    """A run of element-wise accessor reads and writes of device memory, one at a time."""
     reads: int
     writes: int
     line: int
@@ -44,10 +55,47 @@ class Dma:
 
 
 @dataclass(slots=True)
+class StreamTransfer:
+    """A stream accessor's buffer moving: a read stream's ``refill`` or a write stream's
+    ``flush``, one DMA transfer between the tensor and the stream's TCM buffer."""
+    direction: str       # "refill" or "flush"
+    tensor: str
+    offset: int
+    count: int
+    nbytes: int
+    buffer: int
+    tcm_offset: int
+    line: int
+
+
+@dataclass(slots=True)
+class StreamAccess:
+    """``read()`` / ``write(v)`` calls served from a stream's TCM buffer since its last
+    refill or flush: one element at a time, a TCM load or store each."""
+    reads: int
+    writes: int
+    elem_bytes: int
+    line: int
+
+
+@dataclass(slots=True)
 class Fill:
-    """``zeros()``: the tensor's bytes written in device memory before the kernel uses it."""
+    """``zeros()`` (or ones, full, eye): the tensor's bytes written in device memory."""
     tensor: str
     nbytes: int
+    line: int
+
+
+@dataclass(slots=True)
+class TensorOp:
+    """A device tensor op of the API (``abs``, ``add_out``, ``fill_``, ...): ``elements``
+    results computed on the GPSIMD cores, reading ``bytes_in`` and writing ``bytes_out``
+    of device memory."""
+    op: str
+    elements: int
+    elem_bytes: int
+    bytes_in: int
+    bytes_out: int
     line: int
 
 
@@ -68,6 +116,10 @@ class Free:
     line: int
 
 
+RECORD_KINDS = (Compute, ElementRun, Dma, StreamTransfer, StreamAccess, Fill, TensorOp,
+                Alloc, Free)
+
+
 @dataclass
 class CoreTrace:
     """Everything one core did, and the tallies the reports need."""
@@ -76,6 +128,4 @@ class CoreTrace:
     tcm_peak_bytes: int = 0
     malloc_failures: int = 0
     steps: int = 0
-
-    def count(self, kind: type) -> int:
-        return sum(1 for r in self.records if type(r) is kind)
+    source: str = ""     # the kernel file the records' lines refer to
