@@ -20,7 +20,6 @@ from .functional.executor import FunctionalResult, run_functional
 from .wall_clock import wall_limit
 from .functional.inputs import make_inputs
 from .functional.loader import LoadedKernel, load_kernel
-from .records import Dma, ElementRun, Fill
 from .report import analysis
 from .timing.engine import TimingResult, simulate_timing
 
@@ -75,7 +74,8 @@ class RunResult:
                 "compute_ns": ct.compute_ns, "element_ns": ct.element_ns,
                 "dma_fixed_ns": ct.dma_fixed_ns, "dma_wait_ns": ct.dma_wait_ns,
                 "dma_transfer_ns": ct.dma_transfer_ns, "fill_ns": ct.fill_ns,
-                **_tally(tr.records),
+                **{k: v for k, v in analysis.tally(tr.records).items()
+                   if k in ("dma_transfers", "dma_bytes", "fills", "element_accesses")},
                 "loop_calls": ct.loop_calls, "tcm_peak_bytes": tr.tcm_peak_bytes,
                 "tcm_malloc_failures": tr.malloc_failures,
             })
@@ -115,20 +115,6 @@ class RunResult:
             "wall_s": self.wall_s,
             "config": config_to_dict(cfg, self.provenance),
         }
-
-
-def _tally(records) -> dict:
-    """What one core's records add up to: the kernel's DMA calls, fills, element accesses."""
-    out = {"dma_transfers": 0, "dma_bytes": 0, "fills": 0, "element_accesses": 0}
-    for r in records:
-        if type(r) is Dma:
-            out["dma_transfers"] += 1
-            out["dma_bytes"] += r.nbytes
-        elif type(r) is ElementRun:
-            out["element_accesses"] += r.reads + r.writes
-        elif type(r) is Fill:
-            out["fills"] += 1
-    return out
 
 
 def resolve_cores(kernel: LoadedKernel, cores: int | None, config: HardwareConfig) -> int:

@@ -66,7 +66,10 @@ def test_unknown_preset_names_the_available_ones():
 
 @pytest.mark.parametrize("mutation, fragment", [
     (lambda t: t.replace('name = "trn1"', ""), "missing top-level 'name'"),
-    (lambda t: t.replace("[dma]", "[dmx]"), r"missing section \[dma\]"),
+    (lambda t: t.replace("[dma]", "[dmx]"), r"unknown top-level key 'dmx'"),
+    (lambda t: t.replace("dma_queues = {", "dma_queuez = {"), "unknown parameter 'dma_queuez'"),
+    (lambda t: t.replace('fitted = "trn1"', "fitted = 3"), "'fitted' must name"),
+    (lambda t: t.replace('name = "trn1"', 'name = "trn1"\nextends = "trn9"'), "unknown preset"),
     (lambda t: t.replace('confidence = "H" }', 'confidence = "sure" }', 1), "confidence must be"),
     (lambda t: t.replace("clock_hz = { value = 1.4e9,", "clock_hz = { valu = 1.4e9,"), "expected"),
     (lambda t: t + "\n[core.extra\n", "malformed TOML"),
@@ -80,3 +83,45 @@ def test_malformed_preset_file_is_one_clear_error(tmp_path, mutation, fragment):
     with pytest.raises(ConfigError, match=fragment) as info:
         load_config(str(path))
     assert "\n" not in str(info.value)
+
+
+def test_a_preset_that_extends_another_states_only_what_differs(tmp_path):
+    path = tmp_path / "fast_dma.toml"
+    path.write_text('name = "fast_dma"\nextends = "trn1"\n[dma]\n'
+                    'dma_fixed_ns = { value = 650, source = "what-if", confidence = "assumed" }\n')
+    config, provenance = load_config(str(path))
+    base, _ = load_config("trn1", use_fitted=False)
+    assert config.name == "fast_dma" and config.dma.dma_fixed_ns == 650
+    assert config.dma.dma_bytes_per_ns == base.dma.dma_bytes_per_ns
+    assert provenance["dma.dma_fixed_ns"]["source"] == "what-if"
+
+
+def test_a_parameter_left_out_takes_its_declared_default_with_its_provenance(tmp_path):
+    config, provenance = load_config("trn1")
+    assert config.tcm.stream_buffer_bytes == 4096
+    assert provenance["tcm.stream_buffer_bytes"]["confidence"] == "H"
+    assert "declared default" in provenance["tcm.stream_buffer_bytes"]["source"]
+
+
+def test_a_users_preset_named_like_a_shipped_one_gets_no_fit_by_its_name(tmp_path):
+    text = (preset_dir() / "trn1.toml").read_text().replace('fitted = "trn1"', "")
+    path = tmp_path / "trn1.toml"
+    path.write_text(text.replace("element_access_ns = { value = 242,",
+                                 "element_access_ns = { value = 500,"))
+    config, provenance = load_config(str(path))
+    assert config.memory.element_access_ns == 500
+    assert provenance["memory.element_access_ns"]["confidence"] != "fitted"
+
+
+def test_presets_extending_each_other_in_a_circle_are_refused(tmp_path):
+    (tmp_path / "a.toml").write_text('name = "a"\nextends = "./b.toml"\n')
+    (tmp_path / "b.toml").write_text('name = "b"\nextends = "./a.toml"\n')
+    with pytest.raises(ConfigError, match="circle"):
+        load_config(str(tmp_path / "a.toml"))
+
+
+def test_inf2_takes_trn1s_values_and_says_so():
+    inf2, _ = load_config("inf2")
+    trn1, _ = load_config("trn1")
+    assert inf2.core == trn1.core and inf2.dma == trn1.dma
+    assert "trn1" in inf2.caveat

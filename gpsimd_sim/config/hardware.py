@@ -1,22 +1,37 @@
-"""Typed hardware parameters of the modelled NeuronCore-v2 GPSIMD engine.
+"""Typed hardware parameters of the modelled GPSIMD engine.
 
-Every field has a unit in its name and a one-line description in its metadata; values come
-from a preset (``presets/*.toml``) where each one carries its source and confidence. No
-number that describes the hardware lives anywhere else in the simulator.
+Every field has a unit in its name and a one-line description; values come from a preset
+(``presets/*.toml``) where each carries its source and confidence. A parameter that most
+presets share may declare a default here, with the source and confidence of that default,
+so a preset states only what it knows differently. The simulator reads hardware numbers
+only from a ``HardwareConfig``; docs/hardware.md gives the sources in full.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 
 
-def param(unit: str, doc: str):
-    """A dataclass field that must be given by the preset, with its unit and description."""
-    return field(metadata={"unit": unit, "doc": doc})
+def param(unit: str, doc: str, default=MISSING, source: str | None = None,
+          confidence: str | None = None):
+    """A parameter with its unit and description; with a default, also that default's
+    source and confidence (a preset may then leave it out)."""
+    meta = {"unit": unit, "doc": doc}
+    if default is not MISSING:
+        meta.update(source=source, confidence=confidence)
+        return field(default=default, metadata=meta)
+    return field(metadata=meta)
+
+
+_ASSUMED = "assumed"
+
+# The DMA organisations a preset may name (``dma.organisation``); timing/dma.py implements
+# each one.
+DMA_ORGANISATIONS = ("shared_queues", "per_core")
 
 
 @dataclass(frozen=True)
 class CoreConfig:
-    """One GPSIMD vector processor and the cost table of its compute loops."""
+    """One GPSIMD vector processor and the cost table of its compute work."""
     cores: int = param("count", "GPSIMD processors per NeuronCore")
     clock_hz: float = param("Hz", "GPSIMD processor clock")
     simd_lanes_32bit: int = param("lanes", "SIMD lanes per processor at 32-bit (x2 at 16-bit, x4 at 8-bit)")
@@ -27,9 +42,22 @@ class CoreConfig:
     compare_cycles: float = param("cycles", "one comparison")
     select_cycles: float = param("cycles", "one conditional select (a ? b : c)")
     branch_cycles: float = param("cycles", "one if-statement (compare-and-branch)")
-    call_cycles: float = param("cycles", "one math call (abs, min, max, exp, ...)")
+    call_cycles: float = param("cycles", "one cheap math call (abs, min, max, floor, ...)")
     store_cycles: float = param("cycles", "one store to TCM")
     loop_call_cycles: float = param("cycles", "fixed cost of entering one compiled loop (call, setup)")
+    div_cycles: float = param(
+        "cycles", "one division or modulo (/, //, %)", 20.0,
+        "no source; an iterative divider on a DSP-class core (tens of cycles) assumed", _ASSUMED)
+    pow_cycles: float = param(
+        "cycles", "one power (**, pow)", 60.0,
+        "no source; a library routine of a log, a multiply and an exp assumed", _ASSUMED)
+    transcendental_cycles: float = param(
+        "cycles", "one transcendental function (exp, log, sin, sqrt, ...)", 30.0,
+        "no source; a short polynomial library routine assumed", _ASSUMED)
+    tensor_op_fixed_cycles: float = param(
+        "cycles", "start-up of one device tensor op (abs, add, ...) on the cores", 150.0,
+        "NKI ISA docs (Neuron 2.22): GPSIMD instructions cost about 150 cycles to start "
+        "(iota, affine_select); docs/hardware.md", "M")
 
 
 @dataclass(frozen=True)
@@ -38,17 +66,34 @@ class TcmConfig:
     tcm_bytes: int = param("bytes", "TCM per processor")
     tcm_pool_bytes: int = param("bytes", "TCM a custom operator may allocate with tcm_malloc, per core")
     tcm_latency_cycles: float = param("cycles", "TCM access latency, charged per load in a scalar loop")
-    tcm_width_bytes: int = param("bytes/cycle", "TCM port width")
+    tcm_width_bytes: int = param("bytes/cycle", "TCM port width; tcm_malloc aligns buffers to it")
+    stream_buffer_bytes: int = param(
+        "bytes", "TCM buffer of one stream accessor", 4096,
+        "Custom Operators API reference: each stream accessor is buffered in 4 KiB of TCM; "
+        "docs/hardware.md", "H")
+    fast_streams: int = param(
+        "count", "stream accessors per core that are buffered (more run element-wise)", 4,
+        "Custom Operators API reference: only up to 4 active stream accessors are performant; "
+        "docs/hardware.md", "H")
 
 
 @dataclass(frozen=True)
 class DmaConfig:
-    """DMA engines behind the TCM accessor (tensor_to_tcm / tcm_to_tensor) and zeros()."""
+    """DMA engines behind the TCM accessor (tensor_to_tcm / tcm_to_tensor) and fills."""
     dma_queues: int = param("count", "DMA queues the GPSIMD cores share")
     dma_fixed_ns: float = param("ns", "fixed cost per transfer, trigger to start of data movement")
-    dma_bytes_per_ns: float = param("B/ns", "bandwidth of one DMA queue (1 B/ns = 1 GB/s)")
+    dma_bytes_per_ns: float = param("B/ns", "bandwidth of one DMA queue or engine (1 B/ns = 1 GB/s)")
     dma_fixed_holds_queue: bool = param("bool", "whether the fixed cost occupies the queue (else it overlaps)")
     fill_chunk_bytes: int = param("bytes", "zeros() fills device memory in DMA transfers of this size (0: one transfer)")
+    organisation: str = param(
+        "name", "how cores reach device memory: shared_queues (a pool all cores share) or "
+        "per_core (an integrated engine per core); timing/dma.py", "shared_queues",
+        "NeuronCore-v2 (Trn1/Inf2): the DMA engines belong to the NeuronCore, not to a "
+        "GPSIMD core (NKI architecture guide); docs/hardware.md", "M")
+    dma_total_bytes_per_ns: float = param(
+        "B/ns", "most all the cores' DMA engines draw together (per_core only; shared_queues "
+        "is capped by device memory)", 1e6,
+        "unbounded unless a preset says otherwise", _ASSUMED)
 
 
 @dataclass(frozen=True)
@@ -65,6 +110,10 @@ class NeuronCoreConfig:
     matmul_weight_bytes: int = param("bytes/param", "bytes read per weight each iteration")
     device_op_fixed_ns: float = param("ns", "fixed cost of one device op (a matmul, log_softmax): instruction issue, first DMA")
     custom_op_launch_ns: float = param("ns", "runtime cost of launching one custom operator on GPSIMD")
+    activation_bytes: int = param(
+        "bytes/value", "bytes of one activation value read or written by a device op", 4,
+        "the benchmark script runs float32 throughout (tutorial's model.py); docs/hardware.md",
+        "H")
 
 
 @dataclass(frozen=True)
@@ -83,6 +132,7 @@ class HardwareConfig:
     memory: MemoryConfig
     neuroncore: NeuronCoreConfig
     host: HostConfig
+    caveat: str = ""      # a sentence every result carries (a what-if preset, borrowed values)
 
     @property
     def ns_per_cycle(self) -> float:
@@ -106,3 +156,12 @@ def parameter_table() -> list[tuple[str, str, type, str, str]]:
         for f in fields(cls):
             rows.append((section, f.name, f.type, f.metadata["unit"], f.metadata["doc"]))
     return rows
+
+
+def declared_default(section: str, name: str) -> tuple[object, dict] | None:
+    """(default, provenance) a parameter declares, or None when a preset must give it."""
+    f = next(f for f in fields(SECTIONS[section]) if f.name == name)
+    if f.default is MISSING:
+        return None
+    return f.default, {"source": f.metadata["source"] + " (declared default)",
+                       "confidence": f.metadata["confidence"]}

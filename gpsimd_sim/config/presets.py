@@ -2,9 +2,12 @@
 
 A preset file has one table per section; every parameter is an inline table
 ``{ value = ..., source = "...", confidence = "H" | "M" | "L" | "assumed" | "fitted" }``.
-Fitted values live apart, in ``presets/fitted/<preset>.toml``, written by
-``python -m gpsimd_sim calibrate``; they override the preset's placeholder and keep their
-provenance (which measurements, when, residuals).
+A preset may ``extends = "other"`` and state only what differs; a parameter it leaves out
+takes its base's value, or the default declared in ``hardware.py`` with that default's
+provenance. Fitted values live apart, in ``presets/fitted/<preset>.toml``, written by
+``python -m gpsimd_sim calibrate``; a preset takes them only where it says whose fit it
+uses (``fitted = "trn1"``), and they keep their provenance (which measurements, when,
+residuals).
 """
 from __future__ import annotations
 
@@ -14,10 +17,10 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import ConfigError
-from .hardware import SECTIONS, HardwareConfig
+from .hardware import DMA_ORGANISATIONS, SECTIONS, HardwareConfig, declared_default
 
 CONFIDENCES = ("H", "M", "L", "assumed", "fitted", "derived", "override")
-_TYPES = {"int": int, "float": float, "bool": bool}
+_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
 
 
 def preset_dir() -> Path:
@@ -47,6 +50,10 @@ FIELD_INDEX = _field_index()
 
 def _coerce(raw, type_name: str, where: str):
     want = _TYPES[type_name]
+    if want is str:
+        if not isinstance(raw, str) or not raw:
+            raise ConfigError(f"{where}: expected a name, got {raw!r}")
+        return raw
     if want is bool:
         if isinstance(raw, bool):
             return raw
@@ -81,16 +88,51 @@ def _read_toml(path: Path) -> dict:
         raise ConfigError(f"{path}: malformed TOML: not UTF-8 at byte {exc.start}") from None
 
 
+def _preset_path(preset: str) -> Path:
+    """A preset by name (shipped) or by path (a user's TOML)."""
+    if preset.endswith(".toml") or "/" in preset:
+        return Path(preset)
+    path = preset_dir() / f"{preset}.toml"
+    if not path.exists():
+        raise ConfigError(f"--preset {preset!r}: unknown preset "
+                          f"(available: {', '.join(available_presets())})")
+    return path
+
+
+def _merged(path: Path, seen: tuple = ()) -> dict:
+    """A preset document with everything it ``extends`` filled in (the child wins)."""
+    data = _read_toml(path)
+    base_name = data.get("extends")
+    if base_name is None:
+        return data
+    if not isinstance(base_name, str) or not base_name:
+        raise ConfigError(f"{path}: 'extends' must name a preset")
+    if path.resolve() in seen or len(seen) > 8:
+        raise ConfigError(f"{path}: presets extend each other in a circle")
+    base_path = _preset_path(base_name) if "/" not in base_name else path.parent / base_name
+    base = _merged(base_path, seen + (path.resolve(),))
+    out = {k: v for k, v in base.items() if k not in ("name", "fitted", "caveat")}
+    for key, value in data.items():
+        if key in SECTIONS and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        elif key != "extends":
+            out[key] = value
+    return out
+
+
 def parse_preset(data: dict, where: str) -> tuple[dict, dict]:
     """Validate a preset document; return (values, provenance) keyed by section.field."""
     values, provenance = {}, {}
     name = data.get("name")
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{where}: missing top-level 'name'")
+    for key in data:
+        if key not in SECTIONS and key not in ("name", "extends", "fitted", "caveat"):
+            raise ConfigError(f"{where}: unknown top-level key '{key}'")
     for section, cls in SECTIONS.items():
-        table = data.get(section)
+        table = data.get(section, {})
         if not isinstance(table, dict):
-            raise ConfigError(f"{where}: missing section [{section}]")
+            raise ConfigError(f"{where}: [{section}] must be a table")
         known = {f.name: f for f in fields(cls)}
         for key in table:
             if key not in known:
@@ -99,7 +141,11 @@ def parse_preset(data: dict, where: str) -> tuple[dict, dict]:
             entry = table.get(fname)
             at = f"{where}: [{section}] {fname}"
             if entry is None:
-                raise ConfigError(f"{at}: missing")
+                default = declared_default(section, fname)
+                if default is None:
+                    raise ConfigError(f"{at}: missing")
+                values[f"{section}.{fname}"], provenance[f"{section}.{fname}"] = default
+                continue
             if not isinstance(entry, dict) or "value" not in entry:
                 raise ConfigError(f"{at}: expected {{ value = ..., source = ..., confidence = ... }}")
             conf = entry.get("confidence")
@@ -141,18 +187,19 @@ def parse_override(text: str) -> tuple[str, str]:
 
 def load_config(preset: str = "trn1", overrides: dict | list | None = None,
                 use_fitted: bool = True) -> tuple[HardwareConfig, dict]:
-    """Resolve a preset plus ``key=value`` overrides into (HardwareConfig, provenance)."""
-    if isinstance(preset, str) and (preset.endswith(".toml") or "/" in preset):
-        path = Path(preset)
-        name_for_fit = path.stem
-    else:
-        path = preset_dir() / f"{preset}.toml"
-        name_for_fit = preset
-        if not path.exists():
-            raise ConfigError(f"--preset {preset!r}: unknown preset (available: {', '.join(available_presets())})")
-    values, provenance = parse_preset(_read_toml(path), str(path))
-    if use_fitted:
-        _apply_fitted(name_for_fit, values, provenance)
+    """Resolve a preset plus ``key=value`` overrides into (HardwareConfig, provenance).
+
+    Fitted values are applied only where the preset says whose fit it takes
+    (``fitted = "trn1"``): a user's preset file never picks up a fit by its file name.
+    """
+    path = _preset_path(preset)
+    data = _merged(path)
+    values, provenance = parse_preset(data, str(path))
+    fitted = data.get("fitted")
+    if fitted is not None and not isinstance(fitted, str):
+        raise ConfigError(f"{path}: 'fitted' must name the preset whose fit it uses")
+    if use_fitted and fitted:
+        _apply_fitted(fitted, values, provenance)
     items = overrides.items() if isinstance(overrides, dict) else [parse_override(o) for o in overrides or []]
     for key, raw in items:
         if key not in FIELD_INDEX:
@@ -162,15 +209,18 @@ def load_config(preset: str = "trn1", overrides: dict | list | None = None,
         f = next(f for f in fields(SECTIONS[section]) if f.name == fname)
         values[full] = _coerce(raw, f.type, f"--set {key}")
         provenance[full] = {"source": "command-line override", "confidence": "override"}
-    config = build_config(_read_toml(path)["name"], values)
+    caveat = data.get("caveat", "")
+    if not isinstance(caveat, str):
+        raise ConfigError(f"{path}: 'caveat' must be a sentence")
+    config = build_config(data["name"], values, caveat)
     return config, provenance
 
 
-def build_config(name: str, values: dict) -> HardwareConfig:
+def build_config(name: str, values: dict, caveat: str = "") -> HardwareConfig:
     sections = {}
     for section, cls in SECTIONS.items():
         sections[section] = cls(**{f.name: values[f"{section}.{f.name}"] for f in fields(cls)})
-    config = HardwareConfig(name=name, **sections)
+    config = HardwareConfig(name=name, caveat=caveat, **sections)
     check_config(config)
     return config
 
@@ -208,6 +258,9 @@ def check_config(c: HardwareConfig) -> None:
         if not low <= value <= high:
             raise ConfigError(f"{key}={value:g}: outside what the model is meant for "
                               f"({low:g} to {high:g})")
+    if c.dma.organisation not in DMA_ORGANISATIONS:
+        raise ConfigError(f"organisation={c.dma.organisation!r}: unknown DMA organisation "
+                          f"(known: {', '.join(DMA_ORGANISATIONS)})")
     if c.tcm.tcm_pool_bytes > c.tcm.tcm_bytes:
         raise ConfigError(f"tcm_pool_bytes={c.tcm.tcm_pool_bytes} exceeds tcm_bytes={c.tcm.tcm_bytes}")
 
@@ -218,7 +271,7 @@ def with_values(config: HardwareConfig, **changes) -> HardwareConfig:
     for key, value in changes.items():
         section, fname = FIELD_INDEX[key]
         sections[section] = replace(sections[section], **{fname: value})
-    out = HardwareConfig(name=config.name, **sections)
+    out = HardwareConfig(name=config.name, caveat=config.caveat, **sections)
     check_config(out)
     return out
 

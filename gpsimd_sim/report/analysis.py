@@ -9,9 +9,13 @@ read off the slowest core's time breakdown and phrased in the Neuron profiler's 
 from __future__ import annotations
 
 from ..config.hardware import HardwareConfig
-from ..records import Alloc, Compute, CoreTrace, Dma, ElementRun, Fill
+from ..records import Alloc, CoreTrace
 from ..timing import costs
+from ..timing.dma import dma_system_class
 from ..timing.engine import TimingResult
+from ..timing.kinds import ACTIVE, CATEGORIES, HANDLERS, Demand, Tally
+
+NAMES = CATEGORIES  # the parts of a core's time, as the summary names them
 
 
 def roofline(traces: list[CoreTrace], config: HardwareConfig) -> dict:
@@ -19,81 +23,64 @@ def roofline(traces: list[CoreTrace], config: HardwareConfig) -> dict:
 
     compute: every counted operation at the SIMD lanes' peak (scalar for a loop that reads
     through element accessors, which cannot vectorise), spread evenly over the cores;
-    dma_bandwidth: all bytes at the most the cores can draw (each core waits for its own
-    transfer, so at most one queue per core, and never more than device memory gives);
-    element_path: the busiest core's element accesses, one at a time.
+    dma_bandwidth: all bytes at the most the cores can draw (the DMA system's peak: each
+    core waits for its own transfer, so at most one channel per core, never more than the
+    shared total); element_path: the busiest core's element accesses, one at a time.
     """
     ncores = max(1, len(traces))
-    work_cycles = 0.0
+    total = Demand()
     element_ns = 0.0
-    dma_bytes = 0
     for tr in traces:
-        core_elem = 0.0
+        d = Demand()
         for r in tr.records:
-            if type(r) is Compute:
-                work = costs.compute_work_cycles(r, config)
-                if r.vectorisable:  # the hardware peak, whether or not this preset vectorises
-                    work /= costs.lanes(config, r.elem_bytes)
-                work_cycles += work
-            elif type(r) is ElementRun:
-                core_elem += costs.element_ns(r.reads, r.writes, config)
-            elif type(r) is Dma or type(r) is Fill:
-                dma_bytes += r.nbytes
-        element_ns = max(element_ns, core_elem)
-    streams = min(config.dma.dma_queues, ncores)
-    peak_bw = min(config.memory.hbm_bytes_per_ns, streams * config.dma.dma_bytes_per_ns)
+            HANDLERS[type(r)].demand(r, config, d)
+        total.work_cycles += d.work_cycles
+        total.dma_bytes += d.dma_bytes
+        element_ns = max(element_ns, d.element_ns)
+    dma = dma_system_class(config)
+    peak_bw = dma.peak_bytes_per_ns(config, ncores)
     bounds = {
-        "compute": work_cycles / ncores * config.ns_per_cycle,
-        "dma_bandwidth": dma_bytes / peak_bw,
+        "compute": total.work_cycles / ncores * config.ns_per_cycle,
+        "dma_bandwidth": total.dma_bytes / peak_bw,
         "element_path": element_ns,
     }
     resource = max(bounds, key=bounds.get)
     return {"bound_ns": bounds[resource], "bound_resource": resource,
-            "bounds_ns": bounds, "peak_dma_bytes_per_ns": peak_bw, "dma_streams": streams,
-            "hbm_limited": config.memory.hbm_bytes_per_ns < streams * config.dma.dma_bytes_per_ns}
+            "bounds_ns": bounds, "peak_dma_bytes_per_ns": peak_bw,
+            "dma_streams": dma.streams(config, ncores),
+            "hbm_limited": dma.memory_limited(config, ncores)}
 
 
 def fixed_cost_floor(traces: list[CoreTrace], config: HardwareConfig) -> float:
     """Largest sum, over cores, of the fixed costs that core pays in sequence."""
-    per_call = config.core.loop_call_cycles * config.ns_per_cycle
     floor = 0.0
     for tr in traces:
         total = 0.0
         for r in tr.records:
-            if type(r) is Compute:
-                total += per_call
-            elif type(r) is Dma:
-                total += config.dma.dma_fixed_ns
-            elif type(r) is Fill:
-                total += config.dma.dma_fixed_ns * len(costs.fill_chunks(r.nbytes, config))
+            total += HANDLERS[type(r)].fixed_ns(r, config)
         floor = max(floor, total)
     return floor
 
 
-NAMES = {  # the parts of a core's time, as the summary names them
-    "compute": "the compute loop",
-    "element": "element-wise accessor reads and writes",
-    "dma_fixed": "per-transfer DMA fixed cost",
-    "dma_wait": "waiting for a free DMA queue",
-    "dma_transfer": "DMA data movement",
-    "fill": "the zeros() fill of the output",
-}
+def tally(records) -> Tally:
+    """What one core's records add up to: transfers, bytes, fills, element accesses."""
+    t = Tally()
+    for r in records:
+        HANDLERS[type(r)].tally(r, t)
+    return t
 
 
 def breakdown(t) -> dict:
     """Where one core's time went, in ns (DMA parts exclude the zeros() fill)."""
-    fill = t.fill_ns
-    dma_total = t.dma_fixed_ns + t.dma_wait_ns + t.dma_transfer_ns
+    parts = t.parts
+    fill = parts["fill"]
+    dma_total = parts["dma_fixed"] + parts["dma_wait"] + parts["dma_transfer"]
     # max(): the fill's share, summed separately, can exceed the total by rounding
     scale = max(0.0, (dma_total - fill) / dma_total) if dma_total else 0.0
-    return {
-        "compute": t.compute_ns,
-        "element": t.element_ns,
-        "dma_fixed": t.dma_fixed_ns * scale,
-        "dma_wait": t.dma_wait_ns * scale,
-        "dma_transfer": t.dma_transfer_ns * scale,
-        "fill": fill,
-    }
+    out = {k: v for k, v in parts.items()}
+    for k in ("dma_fixed", "dma_wait", "dma_transfer"):
+        out[k] = parts[k] * scale
+    return out
 
 
 def _us(ns: float) -> str:
@@ -122,7 +109,7 @@ def _explain(key: str, core: int, trace: CoreTrace | None, timing: TimingResult,
     ncores = len(timing.cores)
     recs = trace.records
     if key == "element":
-        n = sum(r.reads + r.writes for r in recs if type(r) is ElementRun)
+        n = tally(recs)["element_accesses"]
         return (f"{NAMES[key]} ({n:,} accesses of device memory, "
                 f"{config.memory.element_access_ns:.0f} ns each, one at a time)",
                 "the TCM accessor (tensor_to_tcm / tcm_to_tensor) moves whole blocks per "
@@ -131,15 +118,16 @@ def _explain(key: str, core: int, trace: CoreTrace | None, timing: TimingResult,
         return (NAMES[key], "if the kernel writes every output element, "
                 + ("writing into get_dst_tensor()" if multicore else "empty() instead of zeros()")
                 + " would skip the fill")
-    dmas = [r for r in recs if type(r) is Dma]
+    counts = tally(recs)
+    n_dma = counts["dma_transfers"]
     if key == "dma_fixed":
-        avg = sum(r.nbytes for r in dmas) / len(dmas) if dmas else 0.0
-        what = (f"{NAMES[key]} ({len(dmas)} transfers averaging {avg:.0f} B: "
+        avg = counts["dma_bytes"] / n_dma if n_dma else 0.0
+        what = (f"{NAMES[key]} ({n_dma} transfers averaging {avg:.0f} B: "
                 f"{_us(config.dma.dma_fixed_ns)} to start each, "
                 f"{_us(avg / config.dma.dma_bytes_per_ns)} to move its data)")
         pool, peak = config.tcm.tcm_pool_bytes, trace.tcm_peak_bytes
         bigger = ""
-        if dmas and 0 < peak and 2 * peak <= pool:
+        if n_dma and 0 < peak and 2 * peak <= pool:
             bigger = (f"a larger buffer would help: the buffers use {peak} B of the {pool} B "
                       f"TCM pool, so {pool // peak}x larger fits, for {pool // peak}x fewer "
                       "transfers")
@@ -152,16 +140,17 @@ def _explain(key: str, core: int, trace: CoreTrace | None, timing: TimingResult,
         return (f"{NAMES[key]} ({ncores} cores share {config.dma.dma_queues} queues)",
                 "the DMA queues are saturated: more cores will not help, fewer bytes would")
     if key == "dma_transfer":
-        streams = min(config.dma.dma_queues, ncores)
-        if config.memory.hbm_bytes_per_ns < streams * config.dma.dma_bytes_per_ns:
-            return (f"{NAMES[key]}, held to the {config.memory.hbm_bytes_per_ns:g} GB/s of "
+        if dma_system_class(config).memory_limited(config, ncores):
+            total = dma_system_class(config).total_bytes_per_ns(config)
+            return (f"{NAMES[key]}, held to the {total:g} GB/s of "
                     "device memory", "memory-bound: only moving fewer bytes would help")
         return (f"{NAMES[key]} at {config.dma.dma_bytes_per_ns:g} GB/s per DMA queue",
                 _more_cores(ncores, config, multicore, "move data on several queues at once")
                 or "DMA-bandwidth-bound: only moving fewer bytes would help")
-    # compute
-    loops = sorted({r.name for r in recs if type(r) is Compute})
-    calls = [r for r in recs if type(r) is Compute]
+    if key != "compute":  # stream accesses, tensor ops: the plain name
+        return NAMES[key], ""
+    calls = [r for r in recs if HANDLERS[type(r)].category == "compute"]
+    loops = sorted({r.name for r in calls})
     scalar = calls and (not config.core.loop_vectorised
                         or not all(r.vectorisable for r in calls))
     lanes = costs.lanes(config, max((r.elem_bytes for r in calls), default=4))
@@ -234,8 +223,7 @@ def utilisation(timing: TimingResult, config: HardwareConfig) -> dict:
     dma_ns = sum(t.dma_fixed_ns + t.dma_wait_ns + t.dma_transfer_ns for t in timing.cores)
     moving_ns = sum(t.dma_transfer_ns for t in timing.cores)
     throughput = dma_bytes / total if total else 0.0
-    streams = min(config.dma.dma_queues, max(1, len(timing.cores)))
-    peak = min(config.memory.hbm_bytes_per_ns, streams * config.dma.dma_bytes_per_ns)
+    peak = dma_system_class(config).peak_bytes_per_ns(config, max(1, len(timing.cores)))
     hbm = config.memory.hbm_bytes_per_ns
 
     def pct(ns):
@@ -255,7 +243,7 @@ def utilisation(timing: TimingResult, config: HardwareConfig) -> dict:
         "dma_efficiency_pct": 100.0 * moving_ns / dma_ns if dma_ns else 0.0,
         # executing the kernel's own instructions (compute loops, element accesses), as the
         # profiler's engine-active; the rest of a core's time it is stalled on DMA or done
-        "engine_active_pct": [pct(t.compute_ns + t.element_ns) for t in timing.cores],
+        "engine_active_pct": [pct(sum(t.parts[k] for k in ACTIVE)) for t in timing.cores],
         "running_pct": [pct(t.end_ns) for t in timing.cores],
         "compute_active_pct": [pct(t.compute_ns) for t in timing.cores],
     }

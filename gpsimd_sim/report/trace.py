@@ -19,12 +19,9 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from ..records import Alloc, Compute, Dma, ElementRun, Free
-from ..timing import costs
 from .output import to_json, write_atomic
 
 PID_MODEL, PID_CORES, PID_DMA = 1, 2, 3
-OPS = {"to_tcm": "tensor_to_tcm", "to_tensor": "tcm_to_tensor", "fill": "zeros() fill"}
 MODEL_TRACKS = {  # component kind -> (tid, track name)
     "host": (1, "host step"),
     "matmul": (2, "Tensor engine: matmuls"),
@@ -83,102 +80,46 @@ class TraceBuilder:
                 "otherData": other}
 
 
-def _dma_phases(span, queue_span, config):
-    """(fixed, wait, transfer) intervals of one DMA on its core, from the engine's spans."""
-    fixed = config.dma.dma_fixed_ns
-    start, end = span.start_ns, span.end_ns
-    if config.dma.dma_fixed_holds_queue:
-        got = queue_span.start_ns if queue_span else end
-        return (got, got + fixed), (start, got), (got + fixed, end)
-    moving = queue_span.start_ns if queue_span else end
-    return (start, start + fixed), (start + fixed, moving), (moving, end)
-
-
-def _record_spans(record, spans, i, config) -> int:
-    """How many of a core's spans, from index ``i``, the engine made for ``record``."""
-    kind = type(record)
-    if kind is Compute:
-        return 1 if costs.compute_ns(record, config) > 0 else 0
-    if kind is ElementRun:
-        return 1 if costs.element_ns(record.reads, record.writes, config) > 0 else 0
-    wanted = record.direction if kind is Dma else "fill"
-    limit = 1 if kind is Dma else len(costs.fill_chunks(record.nbytes, config))
-    n = 0  # zero-time transfers leave no span, so match on kind and line
-    while (n < limit and i + n < len(spans) and spans[i + n].kind == wanted
-           and spans[i + n].args.get("line") == record.line):
-        n += 1
-    return n
-
-
-def _alloc_times(trace, spans, config):
-    """(time, record) of each tcm_malloc / tcm_free, by replaying the core's record order."""
-    out, i, now = [], 0, 0.0
-    for rec in trace.records:
-        if type(rec) is Alloc or type(rec) is Free:
-            out.append((now, rec))
-            continue
-        n = _record_spans(rec, spans, i, config)
-        if n:
-            now = spans[i + n - 1].end_ns
-            i += n
-    return out
-
-
 def add_kernel_run(b: TraceBuilder, result, offset_ns: float = 0.0, call: str | None = None
                    ) -> None:
-    """The cores, DMA queues and counters of one ``RunResult`` (timeline recorded), shifted
-    by ``offset_ns``; ``call`` names the custom-op call in an MLP trace."""
-    timing, config = result.timing, result.config
+    """The cores, DMA channels and counters of one ``RunResult`` (timeline recorded),
+    shifted by ``offset_ns``; ``call`` names the custom-op call in an MLP trace."""
+    timing = result.timing
     tag = {"call": call} if call else {}
     b.process(PID_CORES, "GPSIMD cores")
-    by_track: dict[str, list] = {}
+    by_core: dict[int, list] = {}
+    channel_spans = []
     for s in timing.spans:
-        by_track.setdefault(s.track, []).append(s)
-    queue_spans = {(s.args["core"], int(s.track.rsplit(" ", 1)[1]), s.end_ns): s
-                   for s in timing.spans if s.track.startswith("dma queue")}
+        if s.track[0] == "core":
+            by_core.setdefault(s.track[1], []).append(s)
+        else:
+            channel_spans.append(s)
+    instants: dict[int, list] = {}
+    for i in timing.instants:
+        instants.setdefault(i.core, []).append(i)
     for trace in result.functional.traces:
         core = trace.core
         b.thread(PID_CORES, core, f"core {core}")
-        spans = by_track.get(f"core {core}", [])
-        for s in spans:
-            start, end = s.start_ns + offset_ns, s.end_ns + offset_ns
-            if s.kind == "compute":
-                b.slice(PID_CORES, core, f"compute {s.args['loop']}", "compute", start, end,
-                        {**s.args, "ns": s.end_ns - s.start_ns, **tag})
-            elif s.kind == "element accesses":
-                b.slice(PID_CORES, core, "element accesses", "element", start, end,
-                        {**s.args, "ns": s.end_ns - s.start_ns, **tag})
-            else:
-                op = OPS.get(s.kind, s.kind)
-                q = queue_spans.get((core, s.args["queue"], s.end_ns))
-                fixed, wait, move = _dma_phases(s, q, config)
-                cat = "fill" if s.kind == "fill" else "dma"
-                args = {"op": op, **s.args, **tag}
-                b.slice(PID_CORES, core, f"{op}: DMA fixed cost", f"{cat}.fixed",
-                        fixed[0] + offset_ns, fixed[1] + offset_ns, args)
-                b.slice(PID_CORES, core, f"{op}: wait for a DMA queue", f"{cat}.wait",
-                        wait[0] + offset_ns, wait[1] + offset_ns, args)
-                b.slice(PID_CORES, core, op, f"{cat}.transfer", move[0] + offset_ns,
-                        move[1] + offset_ns, {**args, "ns": move[1] - move[0]})
-        for t, rec in _alloc_times(trace, spans, config):
-            if type(rec) is Alloc:
-                name = f"tcm_malloc {rec.nbytes} B" + ("" if rec.ok else " FAILED")
-            else:
-                name = f"tcm_free {rec.nbytes} B" if rec.nbytes else "tcm_free(null)"
-            b.instant(PID_CORES, core, name, "tcm", t + offset_ns,
-                      {"buffer": rec.buffer, "bytes": rec.nbytes, "line": rec.line, **tag,
-                       **({"ok": rec.ok} if type(rec) is Alloc else {})})
+        for s in by_core.get(core, []):
+            args = {**s.args, **tag}
+            if "." not in s.cat:  # the core's own work: its length in ns
+                args = {**s.args, "ns": s.end_ns - s.start_ns, **tag}
+            b.slice(PID_CORES, core, s.name, s.cat, s.start_ns + offset_ns,
+                    s.end_ns + offset_ns, args)
+        for i in instants.get(core, []):
+            b.instant(PID_CORES, core, i.name, "tcm", i.t_ns + offset_ns, {**i.args, **tag})
         tcm_name = f"TCM in use, core {core} (bytes)"
         b.counter(PID_CORES, tcm_name, offset_ns, {"bytes": 0})
         for name, t, value in timing.counters:
             if name == f"tcm core {core}":
                 b.counter(PID_CORES, tcm_name, t + offset_ns, {"bytes": value})
     b.process(PID_DMA, "DMA queues")
-    for (core, queue, _), s in sorted(queue_spans.items(), key=lambda kv: kv[1].start_ns):
-        b.thread(PID_DMA, queue, f"DMA queue {queue}")
-        op = OPS.get(s.kind, s.kind)
-        b.slice(PID_DMA, queue, f"{op} core {core}", "fill" if s.kind == "fill" else "dma",
-                s.start_ns + offset_ns, s.end_ns + offset_ns, {"op": op, **s.args, **tag})
+    label = timing.dma.channel_label if timing.dma else "DMA queue"
+    for s in sorted(channel_spans, key=lambda s: s.start_ns):
+        channel = s.track[1]
+        b.thread(PID_DMA, channel, f"{label} {channel}")
+        b.slice(PID_DMA, channel, s.name, s.cat, s.start_ns + offset_ns,
+                s.end_ns + offset_ns, {**s.args, **tag})
     _bandwidth_counter(b, timing.counters, offset_ns, timing.simulated_ns)
 
 

@@ -1,10 +1,10 @@
-"""SimPy model of the GPSIMD cores, the DMA queues they share, and device-memory bandwidth.
+"""The SimPy model of the GPSIMD cores replaying their records on the modelled hardware.
 
-Each core is a process replaying its records. Compute and element-access runs are single
-delays. A DMA transfer (tensor_to_tcm, tcm_to_tensor, or a chunk of the zeros() fill) waits
-the fixed trigger cost, takes a free queue (free queues are handed out in rotation), and
-moves its bytes at the queue's bandwidth or its share of device-memory bandwidth, whichever
-is lower, re-rated whenever another transfer starts or ends (``bandwidth.py``).
+Each core is a process that walks its records in program order. A record's handler
+(``kinds.py``) says how long it keeps the core busy and which DMA transfers it makes; the
+DMA system (``dma.py``, chosen by the preset) services the transfers, sharing queues and
+device-memory bandwidth between the cores. This file only sequences them and keeps the
+books: each core's time by category, and (when asked) the timeline.
 """
 from __future__ import annotations
 
@@ -13,34 +13,45 @@ from dataclasses import dataclass, field
 import simpy
 
 from ..config.hardware import HardwareConfig
-from ..records import Alloc, Compute, CoreTrace, Dma, ElementRun, Fill, Free
-from . import costs
-from .bandwidth import SharedBandwidth
-from .queues import QueuePool
+from ..records import CoreTrace
+from .dma import DmaSystem, dma_system_class
+from .kinds import CATEGORIES, HANDLERS
 
 
 @dataclass
 class CoreTiming:
+    """One core's simulated time, split by category (``kinds.CATEGORIES``)."""
     core: int
     end_ns: float = 0.0
-    compute_ns: float = 0.0
-    element_ns: float = 0.0
-    dma_fixed_ns: float = 0.0     # trigger latency
-    dma_wait_ns: float = 0.0      # waiting for a free queue
-    dma_transfer_ns: float = 0.0  # data moving
-    fill_ns: float = 0.0          # zeros(): all of its DMA time
+    parts: dict = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0.0))
     transfers: int = 0
     bytes: int = 0
     loop_calls: int = 0
 
+    def __getattr__(self, name: str) -> float:
+        # compute_ns, element_ns, dma_fixed_ns, ...: the parts by their JSON names
+        if name.endswith("_ns") and name[:-3] in CATEGORIES:
+            return self.parts[name[:-3]]
+        raise AttributeError(name)
+
 
 @dataclass
 class Span:
-    """One interval on a track of the timeline (a core or a DMA queue)."""
-    track: str
-    kind: str
+    """One interval on a track of the timeline (a core or a DMA channel)."""
+    track: tuple            # ("core", id) or ("dma", channel)
+    name: str
+    cat: str
     start_ns: float
     end_ns: float
+    args: dict
+
+
+@dataclass
+class Instant:
+    """Something that happened at one moment on a core (tcm_malloc, tcm_free)."""
+    core: int
+    name: str
+    t_ns: float
     args: dict
 
 
@@ -49,9 +60,10 @@ class TimingResult:
     simulated_ns: float
     cores: list[CoreTiming]
     spans: list[Span] = field(default_factory=list)
+    instants: list[Instant] = field(default_factory=list)
     counters: list[tuple[str, float, float]] = field(default_factory=list)  # (name, t, value)
     events: int = 0
-    dma_busy_ns: list[float] = field(default_factory=list)
+    dma: type[DmaSystem] | None = None   # the DMA organisation that serviced the transfers
 
 
 class EngineModel:
@@ -60,102 +72,85 @@ class EngineModel:
     def __init__(self, config: HardwareConfig, record_timeline: bool = True):
         self.config = config
         self.env = simpy.Environment()
-        self.queues = QueuePool(self.env, config.dma.dma_queues)
         self.timeline = record_timeline
         self.spans: list[Span] = []
+        self.instants: list[Instant] = []
         self.counters: list[tuple[str, float, float]] = []
-        self.queue_busy = [0.0] * config.dma.dma_queues
 
     def _bandwidth_counter(self, total_rate: float) -> None:
         self.counters.append(("hbm_bytes_per_ns", self.env.now, total_rate))
 
-    def dma(self, t: CoreTiming, nbytes: int, kind: str, rec):
-        """One DMA transfer issued by a core, which blocks until it completes."""
-        env, dma = self.env, self.config.dma
-        hold = dma.dma_fixed_holds_queue
-        start = env.now
-        if not hold:
-            yield env.timeout(dma.dma_fixed_ns)
-        asked = env.now
-        queue = self.queues.take()
-        if not isinstance(queue, int):
-            queue = yield queue
-        got = env.now
-        if hold:
-            yield env.timeout(dma.dma_fixed_ns)
-        moving = env.now
-        yield self.bandwidth.transfer(nbytes)
-        end = env.now
-        self.queues.give_back(queue)
-        self.queue_busy[queue] += end - (got if hold else moving)
-        t.dma_fixed_ns += dma.dma_fixed_ns
-        t.dma_wait_ns += got - asked
-        t.dma_transfer_ns += end - moving
+    def _transfer(self, t: CoreTiming, nbytes: int, h, rec, fills: bool):
+        """One DMA transfer a core issues and blocks on."""
+        phases = yield from self.dma.transfer(t.core, nbytes)
+        parts = t.parts
+        parts["dma_fixed"] += self.dma.fixed_ns
+        parts["dma_wait"] += phases.wait[1] - phases.wait[0]
+        parts["dma_transfer"] += phases.end - phases.moving
         t.transfers += 1
         t.bytes += nbytes
-        if kind == "fill":
-            t.fill_ns += end - start
+        if fills:
+            parts["fill"] += phases.end - phases.start
         if self.timeline:
-            if kind == "fill":
-                args = {"tensor": rec.tensor, "line": rec.line}
-            else:
-                args = {"tensor": rec.tensor, "offset": rec.offset, "elements": rec.count,
-                        "tcm_offset": rec.tcm_offset, "line": rec.line}
-            self._span(f"core {t.core}", kind, start, end, bytes=nbytes, queue=queue, **args)
-            self._span(f"dma queue {queue}", kind, got if hold else moving, end,
-                       bytes=nbytes, core=t.core, **args)
+            self._transfer_spans(t.core, nbytes, h, rec, phases)
 
-    def _span(self, track, kind, start, end, **args):
-        if end > start:
-            self.spans.append(Span(track, kind, start, end, args))
+    def _transfer_spans(self, core, nbytes, h, rec, p) -> None:
+        op = h.op_name(rec)
+        cat = h.trace_cat
+        args = {"op": op, "bytes": nbytes, "queue": p.channel, **h.transfer_args(rec)}
+        track = ("core", core)
+        self._span(track, f"{op}: DMA fixed cost", f"{cat}.fixed", *p.fixed, args)
+        self._span(track, f"{op}: wait for a DMA queue", f"{cat}.wait", *p.wait, args)
+        self._span(track, op, f"{cat}.transfer", p.moving, p.end,
+                   {**args, "ns": p.end - p.moving})
+        self._span(("dma", p.channel), f"{op} core {core}", cat, p.held, p.end,
+                   {"op": op, "bytes": nbytes, "core": core, **h.transfer_args(rec)})
 
-    def core(self, trace: CoreTrace, t: CoreTiming):
+    def _span(self, track, name, cat, start, end, args) -> None:
+        if end > start:  # a zero-length slice says nothing and clutters the view
+            self.spans.append(Span(track, name, cat, start, end, args))
+
+    def replay(self, trace: CoreTrace, t: CoreTiming):
+        """The SimPy process of one core: its records, in program order."""
         env, config, timeline = self.env, self.config, self.timeline
-        track = f"core {trace.core}"
+        track = ("core", trace.core)
         tcm_in_use = 0
+        parts = t.parts
         for rec in trace.records:
-            kind = type(rec)
-            if kind is Compute:
-                dt = costs.compute_ns(rec, config)
-                yield env.timeout(dt)
-                t.compute_ns += dt
-                t.loop_calls += 1
-                if timeline:
-                    self._span(track, "compute", env.now - dt, env.now, loop=rec.name,
-                               line=rec.line, iterations=rec.ops["iterations"])
-            elif kind is Dma:
-                yield from self.dma(t, rec.nbytes, rec.direction, rec)
-            elif kind is ElementRun:
-                dt = costs.element_ns(rec.reads, rec.writes, config)
-                yield env.timeout(dt)
-                t.element_ns += dt
-                if timeline:
-                    self._span(track, "element accesses", env.now - dt, env.now,
-                               reads=rec.reads, writes=rec.writes)
-            elif kind is Fill:
-                for nbytes in costs.fill_chunks(rec.nbytes, config):
-                    yield from self.dma(t, nbytes, "fill", rec)
-            elif kind is Alloc or kind is Free:
-                if rec.nbytes and (kind is Free or rec.ok):
-                    tcm_in_use += rec.nbytes if kind is Alloc else -rec.nbytes
+            h = HANDLERS[type(rec)]
+            if h.instant:
+                change = h.tcm_change(rec)
+                if change:
+                    tcm_in_use += change
                     if timeline:
                         self.counters.append((f"tcm core {trace.core}", env.now, tcm_in_use))
+                if timeline:
+                    self.instants.append(Instant(trace.core, h.label(rec), env.now, h.args(rec)))
+                continue
+            dt = h.delay(rec, config)
+            if dt is not None:
+                yield env.timeout(dt)
+                parts[h.category] += dt
+                if h.category == "compute":
+                    t.loop_calls += 1
+                if timeline:
+                    name, args = h.span(rec)
+                    self._span(track, name, h.category, env.now - dt, env.now, args)
+            for nbytes in h.chunks(rec, config):
+                yield from self._transfer(t, nbytes, h, rec, h.category == "fill")
         t.end_ns = env.now
 
     def run(self, traces: list[CoreTrace]) -> TimingResult:
-        # each core has at most one transfer in flight (the calls block), so at most
-        # min(cores, queues) transfers share device memory at once
-        self.bandwidth = SharedBandwidth(
-            self.env, self.config.memory.hbm_bytes_per_ns, self.config.dma.dma_bytes_per_ns,
-            self._bandwidth_counter if self.timeline else None,
-            max_flows=min(len(traces), self.config.dma.dma_queues))
+        system = dma_system_class(self.config)
+        self.dma = system(self.env, self.config, len(traces),
+                          self._bandwidth_counter if self.timeline else None)
         timings = [CoreTiming(tr.core) for tr in traces]
         for tr, t in zip(traces, timings):
-            self.env.process(self.core(tr, t))
+            self.env.process(self.replay(tr, t))
         self.env.run()
         end = max((t.end_ns for t in timings), default=0.0)
-        return TimingResult(end, timings, self.spans, self.counters, events_scheduled(self.env),
-                            self.queue_busy)
+        return TimingResult(end, timings, self.spans, self.instants, self.counters,
+                            events_scheduled(self.env), system)
 
 
 def events_scheduled(env: simpy.Environment) -> int:
@@ -165,4 +160,5 @@ def events_scheduled(env: simpy.Environment) -> int:
 
 def simulate_timing(traces: list[CoreTrace], config: HardwareConfig,
                     record_timeline: bool = True) -> TimingResult:
+    """Replay the cores' records on the preset's hardware."""
     return EngineModel(config, record_timeline).run(traces)

@@ -1,0 +1,174 @@
+"""The DMA system: how a core's transfer reaches device memory, and what it costs.
+
+The memory side of the model (SCALE-Sim's split: cores make demand, this services it). A
+preset picks the organisation with ``dma.organisation``:
+
+- ``shared_queues`` (Trn1/Inf2): the cores share a pool of DMA queues. A transfer waits
+  its fixed trigger cost, takes a free queue (``queues.QueuePool``), and moves its bytes at
+  the queue's bandwidth or its share of device-memory bandwidth, whichever is lower
+  (``bandwidth.SharedBandwidth``, re-rated whenever a transfer starts or ends).
+- ``per_core`` (the Trn2 what-if): each core owns an integrated DMA engine, so there is no
+  queue to wait for; the engines still share the GPSIMD's total bandwidth.
+
+A system records each transfer's phases (fixed cost, wait for a channel, data movement);
+the engine adds them to the core's time and the trace draws them, so no one re-derives
+them. Adding an organisation: subclass ``DmaSystem``, register it in ``ORGANISATIONS``,
+name it in a preset (docs/architecture.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import simpy
+
+from ..config.hardware import HardwareConfig
+from .bandwidth import SharedBandwidth
+from .queues import QueuePool
+
+
+@dataclass(slots=True)
+class Phases:
+    """When one transfer did what, in ns of simulated time.
+
+    ``fixed`` and ``wait`` are (start, end) intervals; the data moved from ``moving`` to
+    ``end``; ``channel`` is the queue or engine that carried it, held from ``held``.
+    """
+    channel: int
+    start: float
+    fixed: tuple[float, float]
+    wait: tuple[float, float]
+    held: float
+    moving: float
+    end: float
+
+
+class DmaSystem:
+    """Base of the DMA organisations: the channels, device-memory bandwidth, peak rate."""
+
+    name = ""
+    channel_label = "DMA channel"   # how a channel is named on the timeline
+
+    def __init__(self, env: simpy.Environment, config: HardwareConfig, ncores: int,
+                 on_rate=None):
+        self.env = env
+        self.config = config
+        self.ncores = ncores
+        self.fixed_ns = config.dma.dma_fixed_ns
+        self.bandwidth = SharedBandwidth(env, self.total_bytes_per_ns(config),
+                                         config.dma.dma_bytes_per_ns, on_rate,
+                                         max_flows=self.streams(config, ncores))
+
+    # -- the formulas the bound and the reports share --------------------------------------
+    @classmethod
+    def streams(cls, config: HardwareConfig, ncores: int) -> int:
+        """How many transfers can move data at once (each core waits for its own)."""
+        raise NotImplementedError
+
+    @classmethod
+    def total_bytes_per_ns(cls, config: HardwareConfig) -> float:
+        """The most all transfers together can draw (device memory, or less)."""
+        return config.memory.hbm_bytes_per_ns
+
+    @classmethod
+    def peak_bytes_per_ns(cls, config: HardwareConfig, ncores: int) -> float:
+        """The fastest ``ncores`` cores can move data: every stream at full rate, capped."""
+        return min(cls.total_bytes_per_ns(config),
+                   cls.streams(config, ncores) * config.dma.dma_bytes_per_ns)
+
+    @classmethod
+    def memory_limited(cls, config: HardwareConfig, ncores: int) -> bool:
+        """True when the shared total, not the channels, caps the peak."""
+        return (cls.total_bytes_per_ns(config)
+                < cls.streams(config, ncores) * config.dma.dma_bytes_per_ns)
+
+    @classmethod
+    def describe(cls, config: HardwareConfig, ncores: int) -> str:
+        """The channels ``ncores`` cores use, in words, for the summary."""
+        raise NotImplementedError
+
+    def channel_name(self, channel: int) -> str:
+        return f"{self.channel_label} {channel}"
+
+    def transfer(self, core: int, nbytes: int):
+        """A SimPy process body: move ``nbytes`` for ``core``; returns its ``Phases``."""
+        raise NotImplementedError
+
+
+class SharedQueues(DmaSystem):
+    """Trn1/Inf2: the cores share ``dma_queues`` queues, handed out in rotation."""
+
+    name = "shared_queues"
+    channel_label = "DMA queue"
+
+    def __init__(self, env, config, ncores, on_rate=None):
+        super().__init__(env, config, ncores, on_rate)
+        self.queues = QueuePool(env, config.dma.dma_queues)
+        self.hold = config.dma.dma_fixed_holds_queue
+
+    @classmethod
+    def streams(cls, config, ncores):
+        return min(config.dma.dma_queues, ncores)
+
+    @classmethod
+    def describe(cls, config, ncores):
+        n = cls.streams(config, ncores)
+        shared = "" if config.dma.dma_queues >= ncores else \
+            f", {ncores} cores sharing {config.dma.dma_queues}"
+        return f"{n} DMA queue{'s' if n != 1 else ''} in use at once{shared}"
+
+    def transfer(self, core: int, nbytes: int):
+        env, fixed = self.env, self.fixed_ns
+        start = env.now
+        if not self.hold:
+            yield env.timeout(fixed)
+        asked = env.now
+        queue = self.queues.take()
+        if not isinstance(queue, int):
+            queue = yield queue
+        got = env.now
+        if self.hold:
+            yield env.timeout(fixed)
+        moving = env.now
+        yield self.bandwidth.transfer(nbytes)
+        self.queues.give_back(queue)
+        trigger = (got, moving) if self.hold else (start, asked)
+        return Phases(queue, start, trigger, (asked, got), got if self.hold else moving,
+                      moving, env.now)
+
+
+class PerCoreEngines(DmaSystem):
+    """Trn2 what-if: each core owns an integrated DMA engine; the engines share the total."""
+
+    name = "per_core"
+    channel_label = "DMA engine of core"
+
+    @classmethod
+    def streams(cls, config, ncores):
+        return ncores
+
+    @classmethod
+    def total_bytes_per_ns(cls, config):
+        return min(config.memory.hbm_bytes_per_ns, config.dma.dma_total_bytes_per_ns)
+
+    @classmethod
+    def describe(cls, config, ncores):
+        return f"{ncores} integrated DMA engine{'s' if ncores != 1 else ''}, one per core"
+
+    def transfer(self, core: int, nbytes: int):
+        env = self.env
+        start = env.now
+        yield env.timeout(self.fixed_ns)
+        moving = env.now
+        yield self.bandwidth.transfer(nbytes)
+        return Phases(core, start, (start, moving), (moving, moving), moving, moving, env.now)
+
+
+ORGANISATIONS: dict[str, type[DmaSystem]] = {
+    SharedQueues.name: SharedQueues,
+    PerCoreEngines.name: PerCoreEngines,
+}
+
+
+def dma_system_class(config: HardwareConfig) -> type[DmaSystem]:
+    """The DMA organisation the preset names."""
+    return ORGANISATIONS[config.dma.organisation]
