@@ -53,7 +53,7 @@ def plain_simpy_rate(n_events: int) -> float:
 
 
 def simulator_rate() -> tuple[float, int]:
-    from gpsimd_sim.simulate import RunOptions, run
+    from gpsimd_sim.simulation import RunOptions, run
     from gpsimd_sim.timing.engine import simulate_timing
 
     result = run(RunOptions(kernel=str(ROOT / "kernels/relu_multicore.py"), shape=(256, 4096),

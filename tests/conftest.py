@@ -19,8 +19,8 @@ import numpy as np
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from gpsimd_sim.api.tensor import DTYPES
-from gpsimd_sim.simulate import RunOptions
+from gpsimd_sim.api.dtypes import DTYPES
+from gpsimd_sim.simulation import RunOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,6 +49,8 @@ KERNELS = {  # short name -> absolute path
 # (imported with ``from conftest import ...``: pytest puts tests/ on sys.path for rootless
 # test folders, and hypothesis needs strategies at decoration time, where fixtures cannot reach)
 
+# bfloat16 is left out until @loop functions take it (numba has no bfloat16)
+LOOP_DTYPES = [d for d in DTYPES if d != "bfloat16"]
 MAX_NUMEL = 2048     # small shapes: each example runs in milliseconds
 MAX_TRANSFERS = 64   # per core and direction; keeps tiny buffers on big shapes cheap
 POOL_BYTES = 16384   # trn1's tcm_malloc pool
@@ -108,7 +110,7 @@ def workloads(draw, kernels=("elementwise", "tcm", "multicore"),
         return Workload(kernel, draw(shapes((2,), max_numel)), seed=seed)
     shape = draw(shapes(max_numel=max_numel))
     cores = draw(st.integers(1, 8)) if kernel == "multicore" else None
-    dtype = draw(st.sampled_from(list(DTYPES))) if kernel == "any_dtype" else "float32"
+    dtype = draw(st.sampled_from(LOOP_DTYPES)) if kernel == "any_dtype" else "float32"
     w = Workload(kernel, shape, cores=cores, seed=seed)
     largest = max(count for _, count in w.partitions())
     room = POOL_BYTES // np.dtype(DTYPES[dtype]).itemsize

@@ -15,7 +15,8 @@ from gpsimd_sim.config import load_config, parameter_table
 from gpsimd_sim.functional.executor import run_functional
 from gpsimd_sim.functional.inputs import make_inputs
 from gpsimd_sim.functional.loader import load_kernel
-from gpsimd_sim.simulate import RunOptions, run
+from gpsimd_sim.functional.plan import ExecPlan
+from gpsimd_sim.simulation import RunOptions, run
 
 ROOT = Path(__file__).resolve().parents[1]
 ELEMENTWISE = str(ROOT / "kernels" / "relu_elementwise.py")
@@ -114,8 +115,8 @@ def test_same_seed_gives_identical_cycles_and_figures_in_separate_processes():
 
 
 def test_same_seed_gives_identical_output():
-    kernel, pool = load_kernel(TCM), load_config("trn1")[0].tcm.tcm_pool_bytes
-    outputs = [run_functional(kernel, make_inputs(1, (7, 13), np.float32, 5), 1, pool).output
+    kernel, plan = load_kernel(TCM), ExecPlan.for_config(load_config("trn1")[0], 1)
+    outputs = [run_functional(kernel, make_inputs(1, (7, 13), np.float32, 5), plan).output
                for _ in range(2)]
     np.testing.assert_array_equal(*outputs)
 

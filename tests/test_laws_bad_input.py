@@ -170,7 +170,7 @@ def broken_kernels(draw, body: str) -> bytes:
                         "    spin(tcm_malloc(64, float32))\n    return t_in\n",
         "python_forever": f"@kernel()\ndef {name}(t_in):\n    while True:\n        pass\n",
         "returns_none": f"@kernel()\ndef {name}(t_in):\n    zeros(t_in.sizes())\n",
-        "wrong_arity": f"@kernel()\ndef {name}(a, b, c):\n    return a\n",
+        "wrong_arity": f"@kernel(reference=\"relu\")\ndef {name}(a, b, c):\n    return a\n",
     }[body]
     if body == "garbage":
         return draw(st.binary(max_size=64))

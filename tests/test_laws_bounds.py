@@ -5,7 +5,7 @@ import math
 from conftest import as_overrides, parameters, workloads
 from hypothesis import given
 
-from gpsimd_sim.simulate import run
+from gpsimd_sim.simulation import run
 
 # simulated times are sums of float delays; allow rounding, nothing more
 REL = 1e-9

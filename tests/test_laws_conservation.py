@@ -5,10 +5,10 @@ from conftest import Workload, workloads
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gpsimd_sim.api.tensor import DTYPES
+from gpsimd_sim.api.dtypes import DTYPES
 from gpsimd_sim.functional.inputs import make_inputs
 from gpsimd_sim.records import Alloc, Compute, Dma, ElementRun, Fill, Free
-from gpsimd_sim.simulate import run
+from gpsimd_sim.simulation import run
 from gpsimd_sim.timing.costs import fill_chunks
 
 TCM_ALIGN = 64  # the pool hands out whole 512-bit lines
@@ -90,20 +90,20 @@ OPS = {ops!r}
 
 
 @kernel(reference=lambda x: x)
-def stress(t_in):
+def stress(t_in):  # reaches into the buffers' memory (_array) on purpose: a test of the pool
     live = []
     for op, arg in OPS:
         if op == "malloc":
             buf = tcm_malloc(arg, float32)
             if buf is not None:
-                buf.array[:] = buf.id  # a live buffer's bytes must survive other allocations
+                buf._array[:] = buf.id  # a live buffer's bytes must survive other allocations
                 live.append(buf)
         elif live:
             buf = live.pop(arg % len(live))
-            assert (buf.array == buf.id).all(), f"buffer {{buf.id}} was overwritten"
+            assert (buf._array == buf.id).all(), f"buffer {{buf.id}} was overwritten"
             tcm_free(buf)
     for buf in live:
-        assert (buf.array == buf.id).all(), f"buffer {{buf.id}} was overwritten"
+        assert (buf._array == buf.id).all(), f"buffer {{buf.id}} was overwritten"
     return t_in
 '''
 

@@ -8,12 +8,13 @@ from conftest import Workload, workloads
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gpsimd_sim.api.tensor import DTYPES
+from gpsimd_sim.api.dtypes import DTYPES
 from gpsimd_sim.config.presets import load_config
 from gpsimd_sim.functional.executor import run_functional
 from gpsimd_sim.functional.inputs import make_inputs
 from gpsimd_sim.functional.loader import load_kernel
-from gpsimd_sim.simulate import resolve_cores
+from gpsimd_sim.functional.plan import ExecPlan
+from gpsimd_sim.simulation import resolve_cores
 from gpsimd_sim.timing.engine import simulate_timing
 
 CONFIG, _ = load_config("trn1")
@@ -22,11 +23,11 @@ CONFIG, _ = load_config("trn1")
 def simulate_afresh(w: Workload, core_order=None):
     """Both stages from scratch: (output bytes, simulated ns, per-core end times)."""
     kernel = load_kernel(w.options().kernel)
-    kernel.set_buffer_size(w.buffer_size)
     inputs = make_inputs(1, w.shape, DTYPES[w.dtype], w.seed)
     cores = resolve_cores(kernel, w.cores, CONFIG)
-    functional = run_functional(kernel, inputs, cores, CONFIG.tcm.tcm_pool_bytes,
-                                order=core_order)
+    plan = ExecPlan.for_config(CONFIG, cores, buffer_size=w.buffer_size,
+                               core_order=tuple(core_order) if core_order else None)
+    functional = run_functional(kernel, inputs, plan)
     timing = simulate_timing(functional.traces, CONFIG, record_timeline=False)
     return (functional.output.tobytes(), timing.simulated_ns,
             [core.end_ns for core in timing.cores])

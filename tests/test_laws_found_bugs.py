@@ -10,7 +10,7 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from gpsimd_sim.errors import KernelFault
-from gpsimd_sim.simulate import run
+from gpsimd_sim.simulation import run
 
 
 @st.composite

@@ -6,11 +6,11 @@ from conftest import Workload, shapes, workloads
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gpsimd_sim.api.tensor import DTYPES
+from gpsimd_sim.api.dtypes import DTYPES
 from gpsimd_sim.errors import KernelFault
 from gpsimd_sim.functional.inputs import make_inputs
 from gpsimd_sim.records import Dma
-from gpsimd_sim.simulate import run
+from gpsimd_sim.simulation import run
 
 
 def numpy_relu(w: Workload) -> np.ndarray:

@@ -29,7 +29,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gpsimd_sim.config.presets import with_values
-from gpsimd_sim.simulate import run
+from gpsimd_sim.simulation import run
 from gpsimd_sim.timing.engine import simulate_timing
 
 REL = 1e-9  # float rounding of sums of delays

@@ -15,8 +15,8 @@ from gpsimd_sim.api.stream import STREAM_BUFFER_BYTES
 from gpsimd_sim.config import load_config
 from gpsimd_sim.errors import KernelFault
 from gpsimd_sim.functional.loader import load_kernel
-from gpsimd_sim.records import Compute, Dma, ElementRun
-from gpsimd_sim.simulate import RunOptions, simulate_loaded
+from gpsimd_sim.records import Compute, Dma, ElementRun, StreamAccess, StreamTransfer
+from gpsimd_sim.simulation import RunOptions, simulate_loaded
 
 ROOT = Path(__file__).resolve().parents[1]
 STREAM = str(ROOT / "kernels" / "relu_stream.py")
@@ -101,9 +101,10 @@ def test_stream_kernel_output_equals_numpy(n):
 @pytest.mark.parametrize("n", SIZES)
 def test_stream_kernel_moves_one_dma_per_buffer_each_way(n):
     result = simulate(STREAM, make_input(n))
-    dmas = records(result, Dma)
+    dmas = records(result, StreamTransfer)
     buffers = math.ceil(n / FLOATS_PER_BUFFER)
-    for direction in ("to_tcm", "to_tensor"):
+    assert not records(result, Dma)  # streams move data as stream refills and flushes
+    for direction in ("refill", "flush"):
         mine = [d for d in dmas if d.direction == direction]
         assert len(mine) == buffers
         assert sum(d.count for d in mine) == n
@@ -112,15 +113,21 @@ def test_stream_kernel_moves_one_dma_per_buffer_each_way(n):
 
 
 @pytest.mark.parametrize("n", [1025, 4097])
-def test_stream_element_work_is_one_compute_record_per_buffer(n):
+def test_stream_element_work_is_one_stream_access_record_per_buffer(n):
     result = simulate(STREAM, make_input(n))
-    computes = records(result, Compute)
-    assert len(computes) == 2 * math.ceil(n / FLOATS_PER_BUFFER)
-    assert sum(c.tcm_loads for c in computes) == n
-    assert sum(c.tcm_stores for c in computes) == n
-    assert sum(c.ops["iterations"] for c in computes) == 2 * n
-    assert not any(c.vectorisable for c in computes)
+    accesses = records(result, StreamAccess)
+    assert len(accesses) == 2 * math.ceil(n / FLOATS_PER_BUFFER)
+    assert sum(a.reads for a in accesses) == n
+    assert sum(a.writes for a in accesses) == n
+    assert not records(result, Compute)  # not a compute loop: the limiter must not say so
     assert not records(result, ElementRun)
+
+
+def test_stream_work_is_named_as_stream_accesses_by_the_limiter():
+    result = simulate(STREAM, make_input(4097))
+    d = result.to_dict()
+    assert d["per_core"][0]["stream_ns"] > 0 and d["per_core"][0]["compute_ns"] == 0
+    assert "split the loop" not in d["limiter"]["message"]
 
 
 def test_stream_kernel_tcm_peak_is_its_two_stream_buffers():
@@ -246,7 +253,7 @@ def test_a_write_stream_never_closed_is_flushed_when_the_kernel_returns(tmp_path
     x = make_input(1025)
     result = simulate(path, x)
     np.testing.assert_array_equal(result.functional.output, relu(x))
-    assert sum(d.count for d in records(result, Dma) if d.direction == "to_tensor") == 1025
+    assert sum(d.count for d in records(result, StreamTransfer) if d.direction == "flush") == 1025
 
 
 def test_a_write_stream_kept_alive_past_the_kernel_loses_its_unflushed_data(tmp_path):
@@ -279,7 +286,7 @@ def test_streams_beyond_the_fourth_go_through_the_element_path(tmp_path):
     np.testing.assert_array_equal(result.functional.output, relu(x))
     runs = records(result, ElementRun)
     assert sum(r.writes for r in runs) == 1025 and sum(r.reads for r in runs) == 0
-    assert not [d for d in records(result, Dma) if d.direction == "to_tensor"]
+    assert not [d for d in records(result, StreamTransfer) if d.direction == "flush"]
     assert result.functional.traces[0].tcm_peak_bytes == 4 * STREAM_BUFFER_BYTES
 
 
@@ -301,7 +308,7 @@ def test_a_stream_the_tcm_pool_cannot_hold_goes_through_the_element_path(tmp_pat
     assert result.functional.correct
     runs = records(result, ElementRun)
     assert (sum(r.reads for r in runs), sum(r.writes for r in runs)) == (33, 33)
-    assert not records(result, Dma)
+    assert not records(result, StreamTransfer)
 
 
 def test_a_fifth_stream_is_unbuffered_even_when_the_pool_has_room(tmp_path):

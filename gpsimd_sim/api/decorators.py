@@ -22,15 +22,33 @@ from .tensor import ElementAccessor, Tensor
 
 @dataclass(frozen=True)
 class KernelSpec:
-    """What ``custom_op.load(..., multicore=...)`` and the operator's reference say."""
-    reference: object   # name of a built-in NumPy reference ("relu") or a callable
-    multicore: bool
+    """What ``custom_op.load(..., multicore=...)``, ``shape.cpp`` and the operator's
+    reference say about a kernel."""
+    reference: object = None     # a NumPy function of the kernel's arguments, a built-in
+                                 # name ("relu"), or None: the output is not checked
+    multicore: bool = False
+    shape: object = None         # the shape function (shape.cpp's twin), or None
+    inputs: object = None        # --shape -> each tensor input's default shape, or None
+    rtol: float | None = None    # tolerances of the output check (None: by dtype)
+    atol: float | None = None
 
 
-def kernel(reference="relu", multicore: bool = False):
-    """Mark the kernel entry point (``relu_forward``) and name its NumPy reference."""
+def kernel(reference=None, multicore: bool = False, shape=None, inputs=None,
+           rtol: float | None = None, atol: float | None = None):
+    """Mark a kernel's entry point (``relu_forward``).
+
+    ``reference``: a NumPy function taking the kernel's arguments (arrays for tensors,
+    numbers for scalars) and returning the expected output, or a built-in name ("relu");
+    without one the output runs unchecked, and every result says so. ``shape``: the
+    output's shape function (receives a ``TensorSpec`` per tensor and the scalars; returns a
+    ``TensorSpec``, a (shape, dtype) pair or a shape); without one the output has the first
+    input's shape and dtype. ``inputs``: a function from ``--shape`` to each tensor input's
+    default shape, for kernels whose inputs differ in shape. ``rtol``/``atol``: the output
+    check's tolerances (default: by dtype, docs/api.md).
+    """
     def mark(fn):
-        fn.__gpsimd_kernel__ = KernelSpec(reference, bool(multicore))
+        fn.__gpsimd_kernel__ = KernelSpec(reference, bool(multicore), shape, inputs,
+                                          rtol, atol)
         return fn
     return mark
 
@@ -50,6 +68,11 @@ def loop(fn):
             result = compiled.run(*arrays, max_iterations=max(limit, 0))
         if result.error is not None:
             raise _loop_fault(ctx, compiled, result.error, args)
+        for a, stores in zip(args, result.stores):
+            if stores and isinstance(a, ElementAccessor) and a.tensor.const:
+                raise _fault(ctx, f"@loop {compiled.name} wrote through the accessor of const "
+                             f"input tensor {a.tensor.name} (C++: accessor() of a const "
+                             "Tensor& is read-only)")
         if ctx is not None:
             _record(ctx, compiled, kinds, arrays, result)
 
@@ -62,10 +85,10 @@ def _loop_arguments(ctx, compiled, args) -> tuple[list, list[str]]:
     arrays, kinds = [], []
     for name, a in zip(compiled.arg_names, args):
         if isinstance(a, TcmBuffer):
-            arrays.append(a.live_array(f"@loop {compiled.name}") if ctx else a.array)
+            arrays.append(a.live_array(f"@loop {compiled.name}") if ctx else a._array)
             kinds.append("tcm")
         elif isinstance(a, ElementAccessor):
-            arrays.append(a.array)
+            arrays.append(a._array)
             kinds.append("elem")
         elif isinstance(a, Tensor):
             raise _fault(ctx, f"@loop {compiled.name}: argument {name} is a tensor; pass "
@@ -119,6 +142,8 @@ def _loop_fault(ctx, compiled, error, args):
     if error.kind == "step_limit":
         return SimulationLimit(f"{where}: {core}@loop {compiled.name} exceeded its iteration "
                                "limit: the kernel does not finish")
+    if error.kind == "div_zero":
+        return KernelFault(f"{where}: {core}integer division by zero in @loop {compiled.name}")
     target = args[compiled.arg_names.index(error.arg_name)]
     if isinstance(target, ElementAccessor):
         what = f"tensor {target.tensor.name} (accessor {error.arg_name})"

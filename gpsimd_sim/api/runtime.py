@@ -6,6 +6,7 @@ current; every API call a kernel makes reads it through ``current()``.
 from __future__ import annotations
 
 import sys
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,11 +23,13 @@ class Limits:
 
 
 class TcmPool:
-    """First-fit allocator over one core's ``tcm_malloc`` pool, with real backing bytes."""
+    """First-fit allocator over one core's ``tcm_malloc`` pool, with real backing bytes.
 
-    ALIGN = 64  # one TCM line (512 bits)
+    Buffers are aligned to the TCM's width (``tcm_width_bytes``: 64 B, one 512-bit line).
+    """
 
-    def __init__(self, pool_bytes: int):
+    def __init__(self, pool_bytes: int, align: int = 64):
+        self.ALIGN = align
         self.pool_bytes = pool_bytes
         self.memory = np.zeros(pool_bytes, dtype=np.uint8)
         self.free_spans = [(0, pool_bytes)]  # (offset, size), sorted by offset
@@ -65,7 +68,8 @@ class CoreContext:
 
     def __init__(self, core_id: int, core_count: int, multicore: bool, tcm_pool_bytes: int,
                  kernel_file: str, dst=None, limits: Limits = Limits(),
-                 display_file: str | None = None):
+                 display_file: str | None = None, tcm_align: int = 64,
+                 stream_buffer_bytes: int = 4096, fast_streams: int = 4):
         self.core_id = core_id
         self.core_count = core_count
         self.multicore = multicore
@@ -73,8 +77,10 @@ class CoreContext:
         self.display_file = display_file or kernel_file  # as the user wrote it
         self.dst = dst
         self.limits = limits
-        self.tcm = TcmPool(tcm_pool_bytes)
-        self.trace = CoreTrace(core_id)
+        self.tcm = TcmPool(tcm_pool_bytes, tcm_align)
+        self.stream_buffer_bytes = stream_buffer_bytes  # TCM per stream accessor
+        self.fast_streams = fast_streams                # buffered streams at once
+        self.trace = CoreTrace(core_id, source=self.display_file)
         self.iterations = 0
         self.next_buffer_id = 0   # TCM buffers, numbered in allocation order
         self.next_tensor_id = 0   # tensors the kernel makes (zeros#0, empty#1, ...)
@@ -127,23 +133,26 @@ class CoreContext:
         return KernelFault(f"{self.where()}: core {self.core_id}: {what}")
 
 
-_current: CoreContext | None = None
+# The core the calling code runs on. A context variable, not a global: two simulations in
+# one process (threads of a sweep, a notebook) never see each other's core.
+_current: ContextVar[CoreContext | None] = ContextVar("gpsimd_sim_core", default=None)
 
 
 def current() -> CoreContext:
-    if _current is None:
+    ctx = _current.get()
+    if ctx is None:
         raise KernelFault("a kernel API was called outside a simulation run "
                           "(run the kernel with `python -m gpsimd_sim run FILE`)")
-    return _current
+    return ctx
 
 
 def current_or_none() -> CoreContext | None:
-    return _current
+    return _current.get()
 
 
 def activate(ctx: CoreContext | None) -> None:
-    global _current
-    _current = ctx
+    """Make ``ctx`` the current core of this thread/context (None: no core)."""
+    _current.set(ctx)
 
 
 def get_cpu_id() -> int:

@@ -6,9 +6,10 @@ reference, "Streaming Accessors"). What the simulator does, and why:
 - Each stream takes a 4 KiB buffer from the core's ``tcm_malloc`` pool when it opens and
   gives it back when it closes. A read stream refills its buffer when ``read()`` finds it
   empty; a write stream flushes its buffer when ``write()`` finds it full, and on ``close()``.
-  Each refill or flush is one ``Dma`` record, preceded by one ``Compute`` record for the
-  elements read from or written into the buffer before it (one TCM load or store plus one
-  iteration's bookkeeping each): records stay one per buffer, never one per element.
+  Each refill or flush is one ``StreamTransfer`` record, preceded by one ``StreamAccess``
+  record for the elements read from or written into the buffer before it (one TCM load or
+  store plus one iteration's bookkeeping each, timed in ``timing/costs.py``): records stay
+  one per buffer, never one per element.
 - The reference: "only up to 4 active stream accessors will be performant; additional ones
   have performance similar to that of a standard tensor accessor", and 4 x 4 KiB is the whole
   16 KiB pool. Interpreted here as: a stream opened while 4 buffered streams are active on the
@@ -29,9 +30,11 @@ import weakref
 
 import numpy as np
 
-from ..records import Alloc, Compute, Dma, Free
+from ..records import Alloc, Free, StreamAccess, StreamTransfer
 from .runtime import CoreContext, current, current_or_none
 
+# The buffer size and the number of fast streams are the preset's (tcm.stream_buffer_bytes,
+# tcm.fast_streams), read from the core's context; these are the trn1 values, for tests.
 STREAM_BUFFER_BYTES = 4096   # "each buffered in 4 KiB of TCM" (API reference, TCM Accessor)
 MAX_FAST_STREAMS = 4         # "only up to 4 active stream accessors will be performant"
 
@@ -59,16 +62,13 @@ def _record(ctx: CoreContext, record, quiet: bool) -> None:
 def _charge(stream, line: int, quiet: bool) -> None:
     """Emit the element work done on the stream's buffer since it was last filled or flushed.
 
-    One ``Compute`` per buffer's worth: each ``read()`` / ``write()`` is one iteration's
-    bookkeeping plus one TCM load or store, on one element at a time (not vectorisable).
+    One ``StreamAccess`` per buffer's worth: each ``read()`` / ``write()`` is one
+    iteration's bookkeeping plus one TCM load or store, one element at a time.
     """
     done = stream._j
     if done:
-        ops = {"iterations": done, "arith": 0, "compares": 0, "selects": 0, "branches": 0,
-               "calls": 0}
-        loads, stores = (done, 0) if stream._is_read else (0, done)
-        _record(stream._ctx, Compute(ops, loads, stores, stream._buf.itemsize,
-                                     stream._kind, line, False), quiet)
+        reads, writes = (done, 0) if stream._is_read else (0, done)
+        _record(stream._ctx, StreamAccess(reads, writes, stream._buf.itemsize, line), quiet)
 
 
 class _Stream:
@@ -83,7 +83,7 @@ class _Stream:
         self._closed = True  # until fully opened: a half-made stream must not close itself
         self._ctx = ctx
         self.tensor = tensor
-        self._flat = tensor.data.reshape(-1)  # a view: the tensor's data is contiguous
+        self._flat = tensor._storage.reshape(-1)  # a view: the tensor's data is contiguous
         self._n = self._flat.shape[0]
         self._base = self._j = 0
         self._open_line = ctx.line()
@@ -91,15 +91,15 @@ class _Stream:
         self._buffer_id = self._tcm_offset = -1
         self._cap = 0
         if buffered:
-            offset = ctx.tcm.allocate(STREAM_BUFFER_BYTES)
+            nbytes = ctx.stream_buffer_bytes
+            offset = ctx.tcm.allocate(nbytes)
             if offset is not None:  # otherwise unbuffered: the element-wise path
                 self._buffer_id = ctx.next_buffer_id
                 ctx.next_buffer_id += 1
                 self._tcm_offset = offset
-                self._buf = ctx.tcm.memory[offset:offset + STREAM_BUFFER_BYTES].view(
-                    tensor.dtype)
+                self._buf = ctx.tcm.memory[offset:offset + nbytes].view(tensor.dtype)
                 self._cap = self._buf.shape[0]
-                ctx.emit(Alloc(self._buffer_id, STREAM_BUFFER_BYTES, True, self._open_line))
+                ctx.emit(Alloc(self._buffer_id, nbytes, True, self._open_line))
         self._closed = False
         _active(ctx).add(self)
 
@@ -128,8 +128,8 @@ class _Stream:
         if self._buf is not None:
             _charge(self, line, quiet)
             self._drain(line, quiet)
-            ctx.tcm.release(self._tcm_offset, STREAM_BUFFER_BYTES)
-            _record(ctx, Free(self._buffer_id, STREAM_BUFFER_BYTES, line), quiet)
+            ctx.tcm.release(self._tcm_offset, ctx.stream_buffer_bytes)
+            _record(ctx, Free(self._buffer_id, ctx.stream_buffer_bytes, line), quiet)
         self._closed = True
         self._stop()
         _active(ctx).discard(self)
@@ -181,8 +181,9 @@ class ReadStreamAccessor(_Stream):
         _charge(self, line, quiet=False)  # the emptied buffer's reads
         count = min(self._cap, self._n - index)
         self._buf[:count] = self._flat[index:index + count]
-        ctx.emit(Dma("to_tcm", self.tensor.name, index, count, count * self._buf.itemsize,
-                     self._buffer_id, self._tcm_offset, line))
+        ctx.emit(StreamTransfer("refill", self.tensor.name, index, count,
+                                count * self._buf.itemsize, self._buffer_id,
+                                self._tcm_offset, line))
         self._base, self._filled, self._j = index, count, 1
         return self._buf[0]
 
@@ -241,9 +242,9 @@ class WriteStreamAccessor(_Stream):
         if count:
             base = self._base
             self._flat[base:base + count] = self._buf[:count]
-            _record(self._ctx, Dma("to_tensor", self.tensor.name, base, count,
-                                   count * self._buf.itemsize, self._buffer_id,
-                                   self._tcm_offset, line), quiet)
+            _record(self._ctx, StreamTransfer("flush", self.tensor.name, base, count,
+                                              count * self._buf.itemsize, self._buffer_id,
+                                              self._tcm_offset, line), quiet)
         self._base += count
         self._j = 0
         self._room = min(self._cap, self._n - self._base)
@@ -272,5 +273,5 @@ def open_stream(tensor, dtype, write: bool):
             raise ctx.fault(f"{what} on tensor {tensor.name} while a {s._kind} on it is open "
                             f"(opened at line {s._open_line}): potentially incoherent access, "
                             "an error under the default COHERENT policy; close() it first")
-    buffered = sum(1 for s in active if s._buf is not None) < MAX_FAST_STREAMS
+    buffered = sum(1 for s in active if s._buf is not None) < ctx.fast_streams
     return (WriteStreamAccessor if write else ReadStreamAccessor)(ctx, tensor, buffered)

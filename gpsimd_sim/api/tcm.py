@@ -10,31 +10,48 @@ from .runtime import current
 class TcmBuffer:
     """A typed view of bytes in one core's TCM pool (the C++ ``float *tcm_buffer``)."""
 
-    __slots__ = ("id", "offset", "nbytes", "array", "freed", "core")
+    __slots__ = ("id", "offset", "nbytes", "_array", "freed", "core")
 
     def __init__(self, buf_id: int, offset: int, nbytes: int, array: np.ndarray, core: int):
         self.id = buf_id
         self.offset = offset
         self.nbytes = nbytes
-        self.array = array
+        self._array = array  # indexed only by @loop functions, which count the accesses
         self.freed = False
         self.core = core
 
     @property
     def capacity(self) -> int:
         """Elements of its dtype the buffer holds."""
-        return self.array.shape[0]
+        return self._array.shape[0]
 
     def __len__(self) -> int:
         return self.capacity
 
     def __repr__(self) -> str:
-        return f"TcmBuffer(id={self.id}, {self.nbytes} bytes, {self.array.dtype})"
+        return f"TcmBuffer(id={self.id}, {self.nbytes} bytes, {self._array.dtype})"
+
+    @property
+    def dtype(self):
+        return self._array.dtype
 
     def live_array(self, what: str) -> np.ndarray:
+        """The buffer's memory, for the simulator's own code; faults if freed or another
+        core's."""
+        ctx = current()
         if self.freed:
-            raise current().fault(f"{what}: TCM buffer {self.id} used after tcm_free")
-        return self.array
+            raise ctx.fault(f"{what}: TCM buffer {self.id} used after tcm_free")
+        if self.core != ctx.core_id:
+            raise ctx.fault(f"{what}: TCM buffer {self.id} belongs to core {self.core}: a "
+                            "core reaches only its own TCM")
+        return self._array
+
+    def __getitem__(self, index):
+        raise current().fault(f"TCM buffer {self.id} indexed outside a @loop function: "
+                              "element work on TCM is written in a @loop, which counts it")
+
+    def __setitem__(self, index, value):
+        self.__getitem__(index)
 
 
 def sizeof(dtype) -> int:

@@ -10,14 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..records import Dma, Fill
-from .runtime import current
+from .dtypes import DTYPES, bfloat16, float16, float32, int8, int16, int32, is_float, uint8  # noqa: F401
+from .runtime import current, current_or_none
 from .stream import ReadStreamAccessor, WriteStreamAccessor, open_stream
 from .tcm import TcmBuffer
-
-float32, float16, int32, int16, int8, uint8 = (np.float32, np.float16, np.int32, np.int16,
-                                               np.int8, np.uint8)
-DTYPES = {"float32": float32, "float16": float16, "int32": int32, "int16": int16,
-          "int8": int8, "uint8": uint8}
 
 
 def garbage_like(shape, dtype) -> np.ndarray:
@@ -27,7 +23,7 @@ def garbage_like(shape, dtype) -> np.ndarray:
     it with values no correct kernel produces lets the correctness check catch a missed element.
     """
     dtype = np.dtype(dtype)
-    if dtype.kind == "f":
+    if is_float(dtype):
         return np.full(shape, np.nan, dtype=dtype)
     return np.full(shape, 0x5A, dtype=np.uint8).view(dtype) if dtype.itemsize == 1 else \
         np.full(shape, int.from_bytes(b"\x5a" * dtype.itemsize, "little") & np.iinfo(dtype).max,
@@ -35,28 +31,56 @@ def garbage_like(shape, dtype) -> np.ndarray:
 
 
 class Tensor:
-    """A tensor in device memory (HBM)."""
+    """A tensor in device memory (HBM).
 
-    def __init__(self, data: np.ndarray, name: str):
-        self.data = data
+    A kernel reaches its data only through the API's accessors, transfers and ops, as on
+    the hardware: ``data`` and ``numpy()`` are refused while a kernel runs (they would move
+    data no model times).
+    """
+
+    __slots__ = ("_storage", "name", "writer", "const")
+
+    def __init__(self, data: np.ndarray, name: str, const: bool = False):
+        self._storage = data
         self.name = name
         self.writer = None  # per-element writing core, made on the first multicore write
+        self.const = const  # a `const torch::Tensor&` input: its accessors are read-only
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self._storage.size)
 
     def sizes(self) -> tuple[int, ...]:
-        return tuple(self.data.shape)
+        return tuple(self._storage.shape)
+
+    def size(self, i: int) -> int:
+        """Size of dimension ``i`` (negative counts from the end), C++ ``t.size(i)``."""
+        return int(self._storage.shape[i])
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._storage.ndim
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._storage.dtype
+
+    def scalar_type(self):
+        """The element type (C++ ``t.scalar_type()``), as a NumPy dtype."""
+        return self._storage.dtype
+
+    @property
+    def data(self) -> np.ndarray:
+        """The raw array, for code outside a kernel run (tests, the functional stage)."""
+        _refuse_in_kernel(f"tensor {self.name}.data")
+        return self._storage
 
     def numpy(self) -> np.ndarray:
-        return self.data.copy()
+        _refuse_in_kernel(f"tensor {self.name}.numpy()")
+        return self._storage.copy()
+
+    def fill_(self, value) -> "Tensor":
+        """Fill every element with ``value`` (C++ ``t.fill_(v)``), a timed device op."""
+        from .ops import fill_
+        return fill_(self, value)
 
     def accessor(self, ndim: int | None = None) -> "ElementAccessor":
         """Element-wise accessor (C++ ``t.accessor<T, N>()``); ``ndim`` defaults to ``dim()``."""
@@ -70,7 +94,8 @@ class Tensor:
         return ElementAccessor(self)
 
     def tcm_accessor(self) -> "TcmAccessor":
-        """Block-copy accessor between this tensor and TCM (C++ ``t.tcm_accessor()``)."""
+        """Block-copy accessor between this tensor and TCM (C++ ``t.tcm_accessor()``);
+        read-only on a const input, as the C++ const overload."""
         current().step()
         return TcmAccessor(self)
 
@@ -89,6 +114,18 @@ class Tensor:
         return f"Tensor({self.name}, sizes={self.sizes()}, {self.dtype})"
 
 
+def _refuse_in_kernel(what: str) -> None:
+    ctx = current_or_none()
+    if ctx is not None:
+        raise ctx.fault(f"{what}: a kernel reaches tensor data only through accessor(), "
+                        "tcm_accessor(), the stream accessors and the tensor ops")
+
+
+def storage(t: Tensor) -> np.ndarray:
+    """The array behind a tensor, for the simulator's own code (never for kernels)."""
+    return t._storage
+
+
 class ElementAccessor:
     """``acc[i][j]`` or ``acc[i, j]`` reads and writes one element of device memory.
 
@@ -96,14 +133,14 @@ class ElementAccessor:
     run the same accesses compiled, with the same counts.
     """
 
-    __slots__ = ("tensor", "array")
+    __slots__ = ("tensor", "_array")
 
     def __init__(self, tensor: Tensor):
         self.tensor = tensor
-        self.array = tensor.data
+        self._array = tensor._storage
 
     def _check(self, index: tuple) -> tuple:
-        shape = self.array.shape
+        shape = self._array.shape
         if len(index) != len(shape) or any(
                 not (0 <= i < n) for i, n in zip(index, shape)):
             ctx = current()
@@ -114,20 +151,24 @@ class ElementAccessor:
     def __getitem__(self, index):
         if not isinstance(index, tuple):
             index = (index,)
-        if len(index) < self.array.ndim:
+        if len(index) < self._array.ndim:
             return _Row(self, index)
         ctx = current()
         ctx.pending_reads += 1
         ctx.step()
-        return self.array[self._check(index)]
+        return self._array[self._check(index)]
 
     def __setitem__(self, index, value) -> None:
         if not isinstance(index, tuple):
             index = (index,)
         ctx = current()
+        if self.tensor.const:
+            raise ctx.fault(f"write through the accessor of const input tensor "
+                            f"{self.tensor.name} (C++: accessor() of a const Tensor& is "
+                            "read-only)")
         ctx.pending_writes += 1
         ctx.step()
-        self.array[self._check(index)] = value
+        self._array[self._check(index)] = value
 
 
 class _Row:
@@ -163,6 +204,9 @@ class TcmAccessor:
             got = "None (tcm_malloc failed)" if buffer is None else type(buffer).__name__
             raise ctx.fault(f"{what}: expected a TCM buffer, got {got}")
         array = buffer.live_array(what)
+        if buffer.core != ctx.core_id:
+            raise ctx.fault(f"{what}: TCM buffer {buffer.id} belongs to core {buffer.core}: a "
+                            "core reaches only its own TCM")
         offset, n = int(offset), int(n)
         if n < 0 or offset < 0 or offset + n > t.numel():
             bad = offset if offset < 0 or offset >= t.numel() else t.numel()
@@ -179,7 +223,7 @@ class TcmAccessor:
     def tensor_to_tcm(self, buffer: TcmBuffer, offset: int, n: int) -> None:
         """Copy ``n`` elements of the flat tensor from ``offset`` into ``buffer``."""
         ctx, array, offset, n = self._span("tensor_to_tcm", buffer, offset, n)
-        array[:n] = self.tensor.data.reshape(-1)[offset:offset + n]
+        array[:n] = self.tensor._storage.reshape(-1)[offset:offset + n]
         ctx.emit(Dma("to_tcm", self.tensor.name, offset, n, n * array.itemsize, buffer.id,
                      buffer.offset, ctx.line()))
 
@@ -187,9 +231,12 @@ class TcmAccessor:
         """Copy ``n`` elements of ``buffer`` into the flat tensor at ``offset``."""
         ctx, array, offset, n = self._span("tcm_to_tensor", buffer, offset, n)
         t = self.tensor
+        if t.const:
+            raise ctx.fault(f"tcm_to_tensor into const input tensor {t.name} (C++: "
+                            "tcm_accessor() of a const Tensor& is read-only)")
         if ctx.multicore:
             self._claim(ctx, offset, n)
-        t.data.reshape(-1)[offset:offset + n] = array[:n]
+        t._storage.reshape(-1)[offset:offset + n] = array[:n]
         ctx.emit(Dma("to_tensor", t.name, offset, n, n * array.itemsize, buffer.id,
                      buffer.offset, ctx.line()))
 
@@ -225,7 +272,7 @@ def _filled(kind: str, data: np.ndarray) -> Tensor:
     """A new tensor whose every byte is written in device memory first (a timed fill)."""
     t = _new_tensor(kind, data)
     ctx = current()
-    ctx.emit(Fill(t.name, t.data.nbytes, ctx.line()))
+    ctx.emit(Fill(t.name, t._storage.nbytes, ctx.line()))
     return t
 
 

@@ -47,6 +47,16 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number >= 0") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number >= 0")
+    return value
+
+
 def add_hardware_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="trn1",
                    help="hardware preset: trn1 (default), inf2, or a path to a preset TOML")

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import ConfigError
+from ..functional.inputs import parse_input, parse_scalar
 from ..report.output import to_json, write_atomic
 from ..report.summary import format_run
 from ..report.trace import run_trace, write_trace
-from ..simulate import RunOptions, run
-from .common import (add_hardware_options, add_kernel_options, parse_shape, positive_float,
-                     positive_int)
+from ..simulation import RunOptions, run
+from .common import (add_hardware_options, add_kernel_options, non_negative_float,
+                     parse_shape, positive_float, positive_int)
 
 HELP = "simulate one kernel file on the modelled GPSIMD engine"
 
@@ -17,9 +19,27 @@ def add_parser(sub) -> None:
     p = sub.add_parser("run", help=HELP, description=HELP)
     p.add_argument("kernel", help="kernel file, e.g. kernels/relu_tcm.py")
     p.add_argument("--shape", type=parse_shape, default=(32, 4096),
-                   help="input shape, e.g. 32x4096 (default)")
+                   help="shape of every tensor input without its own --input, e.g. 32x4096 "
+                        "(the default)")
     p.add_argument("--dtype", default="float32",
-                   help="input dtype: float32 (default), float16, int32, int16, int8, uint8")
+                   help="dtype of those inputs: float32 (default), bfloat16, float16, int32, "
+                        "int16, int8, uint8")
+    p.add_argument("--input", dest="inputs", action="append", default=[],
+                   metavar="NAME=SPEC",
+                   help="one tensor input by its parameter name: NAME=32x4096, "
+                        "NAME=32x4096:float16 or NAME=file.npy (repeatable)")
+    p.add_argument("--scalar", dest="scalars", action="append", default=[],
+                   metavar="NAME=VALUE",
+                   help="a scalar argument (double or int64_t) by name, e.g. --scalar lo=-1.5 "
+                        "(repeatable; a scalar with a default may be left out)")
+    p.add_argument("--op", default=None,
+                   help="for a C++ kernel: which registered function to run, e.g. "
+                        "relu_backward (default: the library's first)")
+    p.add_argument("--rtol", type=non_negative_float, default=None,
+                   help="relative tolerance of the output check (default: by dtype, "
+                        "docs/api.md)")
+    p.add_argument("--atol", type=non_negative_float, default=None,
+                   help="absolute tolerance of the output check (default: by dtype)")
     add_kernel_options(p)
     add_hardware_options(p)
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
@@ -39,7 +59,15 @@ def add_parser(sub) -> None:
 
 
 def options_from(args: argparse.Namespace) -> RunOptions:
+    inputs = dict(parse_input(text) for text in args.inputs)
+    scalars = dict(parse_scalar(text) for text in args.scalars)
+    for what, given, parsed in (("--input", args.inputs, inputs),
+                                ("--scalar", args.scalars, scalars)):
+        if len(parsed) != len(given):
+            raise ConfigError(f"{what}: a name is given twice")
     return RunOptions(kernel=args.kernel, shape=args.shape, cores=args.cores,
+                      inputs=inputs, scalars=scalars, op=args.op, rtol=args.rtol,
+                      atol=args.atol,
                       buffer_size=args.buffer_size, preset=args.preset,
                       overrides=list(args.overrides), seed=args.seed, dtype=args.dtype,
                       max_steps=args.max_steps, max_iterations=args.max_iterations,

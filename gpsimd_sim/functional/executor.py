@@ -1,8 +1,10 @@
 """The functional stage: run the kernel on every core for real and check its output.
 
-Cores run one after another (custom-operator cores never synchronise, so the order cannot
-change a race-free kernel's result; ``order`` lets tests prove that). Each core leaves a
-``CoreTrace`` of records for the timing stage.
+The output's shape comes from the kernel's shape function (or its first input); the
+expected output from its NumPy reference, run on copies of the same arguments; the kernel
+runs on the front end (``plan.py``); the two are compared (``check.py``). Cores run one
+after another: custom-operator cores never synchronise, so the order cannot change a
+race-free kernel's result (``ExecPlan.core_order`` lets tests prove that).
 """
 from __future__ import annotations
 
@@ -10,29 +12,40 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..api import runtime
-from ..api.tensor import Tensor, garbage_like
+from ..api.dtypes import dtype_name
 from ..errors import KernelFault, SimError
-from .loader import LoadedKernel, user_line
-from ..loops import LoopCompileError
-from ..records import CoreTrace
-from .references import REFERENCES, compare
-from ..wall_clock import wall_limit
+from .check import REFERENCES, UNCHECKED, Check, compare
+from .plan import ExecPlan
+from .signature import TensorSpec
 
 
 @dataclass
 class FunctionalResult:
     output: np.ndarray
-    expected: np.ndarray
-    correct: bool
-    max_abs_error: float
-    wrong_elements: int
-    traces: list[CoreTrace]
+    expected: np.ndarray | None
+    check: Check
+    traces: list
+    printed: str = ""
+
+    @property
+    def correct(self) -> bool:
+        return self.check.correct
+
+    @property
+    def max_abs_error(self) -> float:
+        return self.check.max_abs_error
+
+    @property
+    def wrong_elements(self) -> int:
+        return self.check.wrong_elements
 
 
-def reference_for(kernel: LoadedKernel):
-    ref = kernel.spec.reference
-    if callable(ref):
+def reference_for(kernel):
+    """The kernel's NumPy reference, or None when it has none."""
+    ref = getattr(kernel, "reference", None)
+    if ref is None and getattr(kernel, "spec", None) is not None:
+        ref = kernel.spec.reference
+    if ref is None or callable(ref):
         return ref
     if ref not in REFERENCES:
         raise SimError(f"{kernel.path}: unknown reference {ref!r} "
@@ -40,58 +53,86 @@ def reference_for(kernel: LoadedKernel):
     return REFERENCES[ref]
 
 
-def run_functional(kernel: LoadedKernel, inputs: list[np.ndarray], cores: int,
-                   tcm_pool_bytes: int, limits: runtime.Limits = runtime.Limits(),
-                   order: list[int] | None = None, timeout_s: float | None = None
-                   ) -> FunctionalResult:
-    """Run ``kernel`` on ``cores`` cores (1 unless multicore) and compare with NumPy."""
-    reference = reference_for(kernel)
+def output_spec(kernel, args: list) -> tuple[tuple[int, ...], np.dtype]:
+    """The output's shape and dtype: the kernel's shape function, or its first input's."""
+    params = kernel.params
+    shape_fn = getattr(kernel, "shape_function", None)
+    if shape_fn is None and getattr(kernel, "spec", None) is not None:
+        shape_fn = kernel.spec.shape
+    if hasattr(kernel, "output_spec") and shape_fn is None:
+        return kernel.output_spec(args)
+    if shape_fn is None:
+        first = next((a for a, p in zip(args, params) if p.is_tensor), None)
+        if first is None:
+            raise SimError(f"{kernel.path}: kernel {kernel.name} has no tensor input and no "
+                           "shape function to say what it returns")
+        return tuple(first.shape), first.dtype
+    specs = [TensorSpec(tuple(a.shape), a.dtype) if p.is_tensor else a
+             for a, p in zip(args, params)]
     try:
-        expected = np.asarray(reference(*[x.copy() for x in inputs]))
-    except Exception as exc:  # noqa: BLE001 - e.g. a kernel of 3 tensors, a 1-input reference
-        raise SimError(f"{kernel.path}: the reference of kernel {kernel.name} failed on its "
-                       f"{len(inputs)} input tensor(s): {type(exc).__name__}: {exc}") from None
-    params = kernel.fn.__code__.co_varnames[:kernel.fn.__code__.co_argcount]
-    if len(params) != len(inputs):
-        raise SimError(f"{kernel.path}: kernel {kernel.name} takes {len(params)} tensors, "
-                       f"the reference {len(inputs)}")
-    tensors = [Tensor(x.copy(), name) for x, name in zip(inputs, params)]
-    multicore = kernel.spec.multicore
-    dst = Tensor(garbage_like(expected.shape, expected.dtype), "dst") if multicore else None
-    order = list(range(cores)) if order is None else list(order)
-    if sorted(order) != list(range(cores)):
-        raise SimError(f"core order {order} is not a permutation of 0..{cores - 1}")
-    traces: dict[int, CoreTrace] = {}
-    returned = None
-    with wall_limit(timeout_s, kernel.path):
-        for core in order:
-            ctx = runtime.CoreContext(core, cores, multicore, tcm_pool_bytes, kernel.filename,
-                                      dst, limits, kernel.path)
-            runtime.activate(ctx)
-            try:
-                returned = kernel.fn(*tensors)
-            except SimError:
-                raise
-            except LoopCompileError as exc:  # a @loop numba could not type for these arguments
-                raise KernelFault(f"{str(exc).replace(kernel.filename, kernel.path, 1)} "
-                                  f"(core {core})") from None
-            except RecursionError:
-                raise KernelFault(f"{kernel.path}: core {core}: kernel recursed too deeply") from None
-            except Exception as exc:  # noqa: BLE001 - the user's kernel raised: report it
-                line = user_line(exc.__traceback__, kernel.filename)
-                raise KernelFault(f"{kernel.path}:{line}: core {core}: kernel raised "
-                                  f"{type(exc).__name__}: {exc}") from None
-            finally:
-                runtime.activate(None)
-            traces[core] = ctx.finish()
-    if multicore:
-        output = dst.data
+        out = shape_fn(*specs)
+    except Exception as exc:  # noqa: BLE001 - the user's shape function rejected the inputs
+        raise SimError(f"{kernel.path}: the shape function of {kernel.name} rejected the "
+                       f"inputs ({_shapes(args, params)}): {type(exc).__name__}: {exc}"
+                       ) from None
+    first_dtype = next((a.dtype for a, p in zip(args, params) if p.is_tensor), np.float32)
+    if isinstance(out, TensorSpec):
+        shape, dtype = out.shape, out.dtype
+    elif (isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], (tuple, list))):
+        shape, dtype = out
     else:
-        if not isinstance(returned, Tensor):
-            raise KernelFault(f"{kernel.path}: kernel {kernel.name} returned "
-                              f"{type(returned).__name__}, expected a tensor (single-core "
-                              "kernels return their output)")
-        output = returned.data
-    correct, max_err, wrong = compare(output, expected)
-    return FunctionalResult(output, expected, correct, max_err, wrong,
-                            [traces[c] for c in range(cores)])
+        shape, dtype = out, first_dtype
+    try:
+        shape = tuple(int(s) for s in shape)
+        dtype = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise SimError(f"{kernel.path}: the shape function of {kernel.name} returned "
+                       f"{out!r}, not a shape (and dtype)") from None
+    if not shape or any(s <= 0 for s in shape) or dtype_name(dtype) is None:
+        raise SimError(f"{kernel.path}: the shape function of {kernel.name} returned shape "
+                       f"{list(shape)} {dtype}: sizes must be positive, the dtype one of "
+                       "the API's")
+    return shape, dtype
+
+
+def _shapes(args, params) -> str:
+    return ", ".join(f"{p.name} {list(a.shape)} {dtype_name(a.dtype)}" if p.is_tensor
+                     else f"{p.name}={a!r}" for a, p in zip(args, params))
+
+
+def run_reference(kernel, args: list, out_shape, out_dtype) -> np.ndarray | None:
+    reference = reference_for(kernel)
+    if reference is None:
+        return None
+    try:
+        expected = reference(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
+        expected = np.asarray(expected)
+    except Exception as exc:  # noqa: BLE001 - e.g. a reference of the wrong arity
+        raise SimError(f"{kernel.path}: the reference of kernel {kernel.name} failed on "
+                       f"({_shapes(args, kernel.params)}): {type(exc).__name__}: {exc}"
+                       ) from None
+    if expected.shape != tuple(out_shape):
+        raise SimError(f"{kernel.path}: the reference of {kernel.name} returns shape "
+                       f"{list(expected.shape)}, the output's shape is {list(out_shape)} "
+                       "(from the shape function, or the first input)")
+    return expected
+
+
+def run_functional(kernel, args: list, plan: ExecPlan, rtol: float | None = None,
+                   atol: float | None = None) -> FunctionalResult:
+    """Run ``kernel`` on ``plan.cores`` cores and compare its output with its reference."""
+    if len(args) != len(kernel.params):
+        raise SimError(f"{kernel.path}: kernel {kernel.name} takes {len(kernel.params)} "
+                       f"arguments, {len(args)} given")
+    out_shape, out_dtype = output_spec(kernel, args)
+    expected = run_reference(kernel, args, out_shape, out_dtype)
+    run = kernel.execute(args, plan, out_shape, out_dtype)
+    if tuple(run.output.shape) != tuple(out_shape) and expected is None:
+        raise KernelFault(f"{kernel.path}: kernel {kernel.name} returned shape "
+                          f"{list(run.output.shape)}, its shape function says "
+                          f"{list(out_shape)}")
+    spec = getattr(kernel, "spec", None)
+    rtol = rtol if rtol is not None else getattr(spec, "rtol", None)
+    atol = atol if atol is not None else getattr(spec, "atol", None)
+    check = UNCHECKED if expected is None else compare(run.output, expected, rtol, atol)
+    return FunctionalResult(run.output, expected, check, run.traces, run.printed)

@@ -104,7 +104,7 @@ def order_points(points: list[Point], tcm_pool_bytes: int) -> list[Point]:
 
 def _warm(spec: SweepSpec) -> None:
     """Import and compile the kernel on a Dask worker before its points arrive."""
-    from ..functional.loader import load_kernel
+    from ..frontend import load as load_kernel
     load_kernel(spec.kernel_file)
 
 

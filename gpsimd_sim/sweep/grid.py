@@ -12,8 +12,8 @@ from pathlib import Path
 from ..api.tensor import DTYPES
 from ..config.presets import FIELD_INDEX, load_config
 from ..errors import ConfigError
-from ..functional.loader import load_kernel
-from ..simulate import check_shape
+from ..frontend import load as load_kernel
+from ..simulation import check_shape
 from ..workload.run import load_model, resolve_path
 
 SWEEP_SCHEMA_VERSION = 1
@@ -165,7 +165,7 @@ def build_spec(kernel: str, buffer_sizes: str | None = None, cores: str | None =
     notes = []
     available = config.core.cores
     core_counts = parse_cores(cores, available, preset) if cores else tuple(range(1, available + 1))
-    if not loaded.spec.multicore:
+    if not loaded.multicore:
         # What a user sweeping cores on a single-core kernel wants is its one-core curve, not
         # seven identical error rows: the core axis collapses to 1 and we say so.
         if core_counts != (1,) and cores:
@@ -180,7 +180,7 @@ def build_spec(kernel: str, buffer_sizes: str | None = None, cores: str | None =
         sizes = (loaded.default_buffer_size,)
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     return SweepSpec(kernel=kernel, kernel_file=str(Path(path).resolve()), kernel_sha256=digest,
-                     multicore=loaded.spec.multicore, buffer_sizes=sizes, cores=core_counts,
+                     multicore=loaded.multicore, buffer_sizes=sizes, cores=core_counts,
                      shape=shape, mlp=mlp, model=model if mlp else None, preset=preset,
                      overrides=tuple(overrides), sweep_sets=tuple(sets), seed=seed, dtype=dtype,
                      timeout_s=timeout_s, notes=tuple(notes))

@@ -10,7 +10,7 @@ import threading
 
 from ..config.presets import FIELD_INDEX, load_config
 from ..errors import SimError
-from ..simulate import RunOptions, run
+from ..simulation import RunOptions, run
 from ..workload.run import load_model, run_model
 from .grid import SWEEP_SCHEMA_VERSION, Point, SweepSpec
 

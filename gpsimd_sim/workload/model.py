@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config.hardware import HardwareConfig
-from ..functional.loader import LoadedKernel
+from ..functional.loader import PythonKernel as LoadedKernel
 from ..report import analysis
-from ..simulate import RunOptions, RunResult, simulate_loaded
+from ..simulation import RunOptions, RunResult, simulate_loaded
 from . import costs
 
 
@@ -139,7 +139,7 @@ def simulate_step(model: Model, kernel: LoadedKernel, batch: int, config: Hardwa
                 "dma_transfers": sum(t.transfers for t in r.timing.cores),
                 # only the limiter: the whole JSON result (config dump included) is not needed
                 "limiter": analysis.limiter(r.timing, r.functional.traces, r.config,
-                                            kernel.spec.multicore)["message"]}))
+                                            kernel.multicore)["message"]}))
     expected = model.reference(x0, weights)
     ok = all(r.functional.correct for r in runs)
     close = np.allclose(x, expected, rtol=1e-5, atol=1e-5)

@@ -10,8 +10,9 @@ from pathlib import Path
 from ..config.hardware import HardwareConfig
 from ..config.presets import config_to_dict
 from ..errors import SimError
-from ..functional.loader import LoadedKernel, load_kernel
-from ..simulate import SCHEMA_VERSION, RunOptions
+from ..frontend import load
+from ..functional.loader import PythonKernel as LoadedKernel
+from ..simulation import SCHEMA_VERSION, RunOptions
 from .model import Model, StepResult, simulate_step
 from .protocol import Protocol
 
@@ -96,8 +97,7 @@ def run_model(model: Model, protocol: Protocol, kernel_path: str, config: Hardwa
     """Simulate one step per distinct batch size of the protocol and turn them into iter/s."""
     start = time.perf_counter()
     protocol.check()
-    kernel = load_kernel(resolve_path(kernel_path))
-    kernel.path = kernel_path
+    kernel = load(resolve_path(kernel_path))
     options = RunOptions(kernel=kernel_path, cores=cores, buffer_size=buffer_size, seed=seed,
                          timeline=timeline)
     steps = {b: simulate_step(model, kernel, b, config, provenance, options, seed)

@@ -1,0 +1,306 @@
+"""One simulated kernel run: load, run for real on every core, replay on the timing model.
+
+The one entry point the command line, the Python API (``gpsimd_sim.simulate``), the
+workloads and sweeps share.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .api.dtypes import dtype_name
+from .api.runtime import Limits
+from .config.hardware import HardwareConfig
+from .config.presets import config_to_dict, load_config
+from .errors import ConfigError, SimulationLimit
+from .frontend import load
+from .functional.executor import FunctionalResult, run_functional
+from .functional.inputs import TensorInput, build_args, check_array
+from .functional.plan import ExecPlan
+from .report import analysis
+from .timing.engine import TimingResult, simulate_timing
+from .timing.kinds import CATEGORIES, Tally
+from .wall_clock import wall_limit
+
+SCHEMA_VERSION = 2
+
+
+@dataclass
+class RunOptions:
+    """Everything ``run`` accepts; the command line fills it from flags.
+
+    ``kernel`` is a path (``.py`` or ``.cpp``) or a ``@kernel`` function. Tensor inputs take
+    ``shape``/``dtype`` unless ``inputs`` (name -> ``TensorInput``) says otherwise;
+    ``scalars`` give scalar arguments by name; ``args``, when given, are the arguments
+    themselves (arrays and numbers, in order), as ``gpsimd_sim.simulate`` passes them.
+    """
+    kernel: object
+    shape: tuple[int, ...] = (32, 4096)
+    cores: int | None = None
+    buffer_size: int | None = None
+    preset: str = "trn1"
+    overrides: list[str] = field(default_factory=list)
+    seed: int = 0
+    dtype: str = "float32"
+    inputs: dict = field(default_factory=dict)
+    scalars: dict = field(default_factory=dict)
+    args: list | None = None
+    op: str | None = None
+    multicore: bool | None = None
+    rtol: float | None = None
+    atol: float | None = None
+    max_steps: int = Limits.max_steps
+    max_iterations: int = Limits.max_iterations
+    max_cycles: float | None = None
+    timeout_s: float | None = 600.0
+    core_order: list[int] | None = None
+    timeline: bool = False
+
+
+@dataclass
+class RunResult:
+    """A finished run: both stages, the configuration, and the analysis of the two."""
+    kernel: object
+    options: RunOptions
+    config: HardwareConfig
+    provenance: dict
+    cores: int
+    functional: FunctionalResult
+    timing: TimingResult
+    wall_s: float
+    args: list = field(default_factory=list)
+    buffer_size: int | None = None
+
+    @property
+    def simulated_ns(self) -> float:
+        return self.timing.simulated_ns
+
+    @property
+    def output(self) -> np.ndarray:
+        """The kernel's output, as it computed it."""
+        return self.functional.output
+
+    @property
+    def correct(self) -> bool:
+        return self.functional.correct
+
+    def to_dict(self) -> dict:
+        """The JSON result: figures, per-core breakdown, analysis and resolved configuration."""
+        f, t, cfg = self.functional, self.timing, self.config
+        util = analysis.utilisation(t, cfg)
+        bound = analysis.roofline(f.traces, cfg)
+        per_core = []
+        for tr, ct, active in zip(f.traces, t.cores, util["engine_active_pct"]):
+            counts = analysis.tally(tr.records)
+            per_core.append({
+                "core": tr.core, "end_ns": ct.end_ns, "busy_pct": 100.0 * ct.end_ns / t.simulated_ns
+                if t.simulated_ns else 0.0, "engine_active_pct": active,
+                **{f"{k}_ns": ct.parts[k] for k in CATEGORIES},
+                **counts,
+                "loop_calls": ct.loop_calls, "tcm_peak_bytes": tr.tcm_peak_bytes,
+                "tcm_malloc_failures": tr.malloc_failures,
+            })
+        totals = {k: sum(c[k] for c in per_core) for k in Tally.KEYS}
+        o, k = self.options, self.kernel
+        check = f.check
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "kernel": k.path,
+            "kernel_function": k.name,
+            "language": k.language,
+            "multicore": k.multicore,
+            "shape": list(o.shape),
+            "dtype": o.dtype,
+            "seed": o.seed,
+            "inputs": describe_args(k.params, self.args),
+            "buffer_size": self.buffer_size,
+            "caveat": cfg.caveat or None,
+            "simulated_ns": t.simulated_ns,
+            "cycles": t.simulated_ns * cfg.core.clock_hz / 1e9,
+            "correct": bool(f.correct),
+            "checked": check.checked,
+            "max_abs_error": f.max_abs_error,
+            "wrong_elements": f.wrong_elements,
+            "check": check.to_dict(),
+            "output_shape": list(f.output.shape),
+            "output_dtype": dtype_name(f.output.dtype) or str(f.output.dtype),
+            "expected_dtype": (dtype_name(f.expected.dtype) or str(f.expected.dtype))
+            if f.expected is not None else None,
+            "printed": f.printed or None,
+            "cores": self.cores,
+            **totals,
+            "tcm_peak_bytes": max(tr.tcm_peak_bytes for tr in f.traces),
+            "tcm_malloc_failures": sum(tr.malloc_failures for tr in f.traces),
+            "bound_ns": bound["bound_ns"],
+            "bound_resource": bound["bound_resource"],
+            "bounds_ns": bound["bounds_ns"],
+            "simulated_over_bound": t.simulated_ns / bound["bound_ns"] if bound["bound_ns"] else None,
+            "fixed_cost_floor_ns": analysis.fixed_cost_floor(f.traces, cfg),
+            "limiter": analysis.limiter(t, f.traces, cfg, k.multicore),
+            "dma_system": t.dma.describe(cfg, self.cores) if t.dma else None,
+            **{k2: v for k2, v in util.items() if k2 not in ("engine_active_pct",
+                                                              "compute_active_pct",
+                                                              "running_pct")},
+            "per_core": per_core,
+            "sim_events": t.events,
+            "wall_s": self.wall_s,
+            "config": config_to_dict(cfg, self.provenance),
+        }
+
+
+def describe_args(params, args) -> list[dict]:
+    """Each argument as the result records it: a tensor's shape, dtype and content hash
+    (equal inputs, equal hashes, however they were given); a scalar's value."""
+    out = []
+    for p, a in zip(params, args):
+        if p.is_tensor:
+            digest = hashlib.blake2b(np.ascontiguousarray(a).view(np.uint8).reshape(-1),
+                                     digest_size=8).hexdigest()
+            out.append({"name": p.name, "kind": "tensor", "shape": list(a.shape),
+                        "dtype": dtype_name(a.dtype), "blake2b": digest})
+        else:
+            out.append({"name": p.name, "kind": p.kind, "value": a})
+    return out
+
+
+def resolve_cores(kernel, cores: int | None, config: HardwareConfig) -> int:
+    if not kernel.multicore:
+        if cores not in (None, 1):
+            raise ConfigError(f"--cores {cores}: {kernel.path} is a single-core kernel "
+                              "(multicore=False); it runs on 1 core")
+        return 1
+    if cores is None:
+        return config.core.cores
+    if not 1 <= cores <= config.core.cores:
+        raise ConfigError(f"--cores {cores}: must be between 1 and {config.core.cores} "
+                          f"(the {config.name} preset's GPSIMD cores)")
+    return cores
+
+
+def check_shape(shape) -> tuple[int, ...]:
+    shape = tuple(int(s) for s in shape)
+    if not shape or any(s <= 0 for s in shape):
+        raise ConfigError(f"--shape {'x'.join(map(str, shape))}: every dimension must be positive")
+    return shape
+
+
+_FUNCTIONAL_CACHE: OrderedDict = OrderedDict()
+_FUNCTIONAL_CACHE_SIZE = 32
+
+
+def _functional_cached(kernel, args, plan: ExecPlan, rtol, atol) -> FunctionalResult:
+    """The functional stage, reused when nothing it depends on changed.
+
+    What a kernel does does not depend on timing parameters, so calibration and sweeps over
+    clock, bandwidth or costs replay the same records instead of recomputing them.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    for a in args:
+        if isinstance(a, np.ndarray):
+            digest.update(str((a.shape, a.dtype.str)).encode())
+            digest.update(np.ascontiguousarray(a).view(np.uint8).reshape(-1).data)
+        else:
+            digest.update(repr((type(a).__name__, a)).encode())
+    key = (getattr(kernel, "filename", kernel.path), getattr(kernel, "source_hash", ""),
+           id(kernel.fn) if hasattr(kernel, "fn") else kernel.name, kernel.name, plan,
+           rtol, atol, digest.hexdigest())
+    hit = _FUNCTIONAL_CACHE.get(key)
+    if hit is not None:
+        _FUNCTIONAL_CACHE.move_to_end(key)
+        return hit
+    result = run_functional(kernel, args, plan, rtol, atol)
+    _FUNCTIONAL_CACHE[key] = result
+    if len(_FUNCTIONAL_CACHE) > _FUNCTIONAL_CACHE_SIZE:
+        _FUNCTIONAL_CACHE.popitem(last=False)
+    return result
+
+
+def simulate_loaded(kernel, args: list, config: HardwareConfig, provenance: dict,
+                    options: RunOptions) -> RunResult:
+    """Run an already-loaded kernel on given arguments (workloads and sweeps reuse this)."""
+    start = time.perf_counter()
+    cores = resolve_cores(kernel, options.cores, config)
+    buffer_size = options.buffer_size if options.buffer_size is not None else \
+        kernel.default_buffer_size
+    kernel_entry_check(kernel, options.buffer_size)
+    plan = ExecPlan.for_config(
+        config, cores, buffer_size=options.buffer_size,
+        limits=Limits(options.max_steps, options.max_iterations), timeout_s=options.timeout_s,
+        core_order=tuple(options.core_order) if options.core_order else None)
+    functional = _functional_cached(kernel, args, plan, options.rtol, options.atol)
+    timing = simulate_timing(functional.traces, config, record_timeline=options.timeline)
+    if not np.isfinite(timing.simulated_ns):
+        raise SimulationLimit(f"{kernel.path}: the simulated time is not finite "
+                              "(check the preset's clock and bandwidths)")
+    if options.max_cycles is not None:
+        cycles = timing.simulated_ns * config.core.clock_hz / 1e9
+        if cycles > options.max_cycles:
+            raise SimulationLimit(f"{kernel.path}: simulated {cycles:.0f} cycles, more than "
+                                  f"--max-cycles {options.max_cycles:g}")
+    return RunResult(kernel, options, config, provenance, cores, functional, timing,
+                     time.perf_counter() - start, list(args), buffer_size)
+
+
+def kernel_entry_check(kernel, buffer_size: int | None) -> None:
+    """Refuse a --buffer-size the kernel cannot take, before anything runs."""
+    if buffer_size is not None and hasattr(kernel, "entry"):
+        kernel.entry(buffer_size)
+
+
+def arguments(kernel, options: RunOptions) -> list:
+    """The kernel's arguments: given (``options.args``) or made from shapes and seeds."""
+    where = kernel.path
+    if options.args is not None:
+        params = kernel.params
+        if len(options.args) != len(params):
+            from .functional.signature import describe
+            raise ConfigError(f"{where}: kernel {kernel.name} takes {len(params)} arguments "
+                              f"({describe(params)}), {len(options.args)} given")
+        return [check_array(a, f"{where}: argument {p.name}") if p.is_tensor
+                else p.coerce(a, where) for a, p in zip(options.args, params)]
+    shape_rule = getattr(getattr(kernel, "spec", None), "inputs", None)
+    return build_args(kernel.params, where, check_shape(options.shape), options.dtype,
+                      {k: v if isinstance(v, TensorInput) else TensorInput(array=v)
+                       for k, v in options.inputs.items()},
+                      options.scalars, options.seed, shape_rule)
+
+
+def run(options: RunOptions) -> RunResult:
+    """Load the kernel, make its arguments, and simulate."""
+    start = time.perf_counter()
+    config, provenance = load_config(options.preset, options.overrides)
+    label = options.kernel if isinstance(options.kernel, str) else getattr(
+        options.kernel, "__name__", "kernel")
+    with wall_limit(options.timeout_s, label):  # a file may loop at import time
+        kernel = load(options.kernel, options.op, options.multicore)
+    args = arguments(kernel, options)
+    result = simulate_loaded(kernel, args, config, provenance, options)
+    result.wall_s = time.perf_counter() - start
+    return result
+
+
+def simulate(kernel, *args, cores: int | None = None, buffer_size: int | None = None,
+             preset: str = "trn1", overrides: dict | list | None = None, op: str | None = None,
+             rtol: float | None = None, atol: float | None = None, timeline: bool = False,
+             timeout_s: float | None = 600.0) -> RunResult:
+    """Simulate ``kernel`` on your own arguments (NumPy arrays and Python numbers, in the
+    kernel's parameter order), like NKI's ``nki.simulate(kernel)(arrays)``.
+
+    ``kernel`` is a ``@kernel`` function, a kernel file path, or a ``.cpp`` path. Returns a
+    ``RunResult``: ``.output``, ``.simulated_ns``, ``.correct``, ``.to_dict()`` (the document
+    ``run --json`` prints). Bad input raises ``gpsimd_sim.errors.SimError`` subclasses with
+    the command line's one-line messages.
+    """
+    if isinstance(overrides, dict):
+        overrides = [f"{k}={v}" for k, v in overrides.items()]
+    first = next((a for a in args if isinstance(a, np.ndarray)), None)
+    options = RunOptions(kernel=kernel, shape=tuple(first.shape) if first is not None else (1,),
+                         dtype=(dtype_name(first.dtype) or "float32") if first is not None
+                         else "float32", cores=cores, buffer_size=buffer_size,
+                         preset=preset, overrides=list(overrides or []), args=list(args),
+                         op=op, rtol=rtol, atol=atol, timeline=timeline, timeout_s=timeout_s)
+    return run(options)
