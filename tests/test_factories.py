@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from gpsimd_sim.records import Fill
-from gpsimd_sim.simulate import RunOptions, run
+from gpsimd_sim.simulation import RunOptions, run
 
 FACTORIES = {
     "zeros": ("zeros(t_in.sizes(), float32)", "np.zeros_like(x)"),

@@ -12,7 +12,7 @@ import pytest
 from gpsimd_sim.config import load_config
 from gpsimd_sim.errors import KernelFault
 from gpsimd_sim.functional.loader import load_kernel
-from gpsimd_sim.simulate import RunOptions, simulate_loaded
+from gpsimd_sim.simulation import RunOptions, simulate_loaded
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNELS = ROOT / "kernels"

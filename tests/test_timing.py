@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gpsimd_sim.simulate import RunOptions, run
+from gpsimd_sim.simulation import RunOptions, run
 
 KERNELS = Path(__file__).resolve().parents[1] / "kernels"
 ELEMENTWISE = str(KERNELS / "relu_elementwise.py")

@@ -14,7 +14,7 @@ from gpsimd_sim.cli import main as cli_main
 from gpsimd_sim.config.presets import load_config
 from gpsimd_sim.report.summary import format_run
 from gpsimd_sim.report.trace import PID_CORES, PID_DMA, PID_MODEL, model_trace, run_trace
-from gpsimd_sim.simulate import RunOptions, run
+from gpsimd_sim.simulation import RunOptions, run
 from gpsimd_sim.workload.run import format_model, load_model, run_model
 
 SHAPE = (8, 1024)
