@@ -256,6 +256,12 @@ def arguments(kernel, options: RunOptions) -> list:
     where = kernel.path
     if options.args is not None:
         params = kernel.params
+        given = list(options.args)
+        # trailing scalars with defaults may be left out, as in a call
+        while len(given) < len(params) and params[len(given)].has_default \
+                and not params[len(given)].is_tensor:
+            given.append(params[len(given)].default)
+        options.args = given
         if len(options.args) != len(params):
             from .functional.signature import describe
             raise ConfigError(f"{where}: kernel {kernel.name} takes {len(params)} arguments "

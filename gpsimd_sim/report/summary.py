@@ -42,24 +42,52 @@ def _bound_reason(d: dict) -> str:
     return "element-wise accesses of device memory, one at a time"
 
 
-def _per_core_row(c: dict) -> str:
+COLUMNS = [("compute", "compute"), ("element", "element"), ("stream", "stream"),
+           ("tensor_op", "tensor op"), ("dma_fixed", "DMA fixed"), ("dma_wait", "DMA wait"),
+           ("dma_transfer", "DMA data"), ("fill", "fill")]
+OPTIONAL = ("stream", "tensor_op")   # shown only when some core spent time there
+
+
+def _columns(d: dict) -> list[tuple[str, str]]:
+    return [(k, label) for k, label in COLUMNS
+            if k not in OPTIONAL or any(c.get(f"{k}_ns") for c in d["per_core"])]
+
+
+def _per_core_row(c: dict, columns) -> str:
     # the DMA columns exclude the zeros() fill, so a row adds up to the core's running time
     dma = c["dma_fixed_ns"] + c["dma_wait_ns"] + c["dma_transfer_ns"]
     scale = max(0.0, (dma - c["fill_ns"]) / dma) if dma else 0.0
-    cells = [c["compute_ns"], c["element_ns"], c["dma_fixed_ns"] * scale,
-             c["dma_wait_ns"] * scale, c["dma_transfer_ns"] * scale, c["fill_ns"]]
+    cells = [c[f"{k}_ns"] * (scale if k.startswith("dma_") else 1.0) for k, _ in columns]
     return (f"    core {c['core']:<4d}{c['busy_pct']:8.1f}{c['engine_active_pct']:8.1f}  "
             + " ".join(f"{_ns(x):>10}" for x in cells))
 
 
 def _check(d: dict) -> str:
-    """The correctness line's detail: the error, or why the output cannot be compared."""
-    if d.get("output_dtype") != d.get("expected_dtype"):
-        return (f"(the output is {d.get('output_dtype')}, the operator's is "
-                f"{d.get('expected_dtype')}, vs NumPy)")
+    """The correctness line: the verdict and its detail, or that nothing was checked."""
+    if not d.get("checked", True):
+        return ("NOT CHECKED: the kernel has no reference (@kernel(reference=...)), so its "
+                "output was not compared with anything")
+    c = d.get("check") or {}
+    verdict = "yes" if d["correct"] else "NO"
+    if c.get("mismatch"):
+        return f"{verdict} ({c['mismatch']}, vs NumPy)"
     err = d["max_abs_error"]
     shown = "inf (elements never written)" if err is None else f"{err:.3g}"
-    return f"(max |error| {shown}, {d['wrong_elements']} wrong elements, vs NumPy)"
+    detail = f"{verdict} (max |error| {shown}, {d['wrong_elements']:,} wrong elements"
+    if c.get("first_wrong_index") is not None:
+        detail += (f"; first at {c['first_wrong_index']}: expected {c['expected_value']:.7g},"
+                   f" got {c['actual_value']:.7g}")
+    return detail + f"; rtol {c.get('rtol', 0):g}, atol {c.get('atol', 0):g}, vs NumPy)"
+
+
+def _inputs(d: dict) -> str:
+    """``32x4096 float32``, or each argument when the kernel takes several."""
+    args = d.get("inputs") or []
+    if len(args) <= 1:
+        return f"{'x'.join(map(str, d['shape']))} {d['dtype']}" if not args else \
+            f"{'x'.join(map(str, args[0]['shape']))} {args[0]['dtype']}"
+    return ", ".join(f"{a['name']} {'x'.join(map(str, a['shape']))} {a['dtype']}"
+                     if a["kind"] == "tensor" else f"{a['name']}={a['value']:g}" for a in args)
 
 
 def format_run(d: dict) -> str:
@@ -72,15 +100,18 @@ def format_run(d: dict) -> str:
     buf = f", buffer {d['buffer_size']}" if d.get("buffer_size") is not None else ""
     ratio = d["simulated_over_bound"]
     active = [c["engine_active_pct"] for c in d["per_core"]]
-    fill_bytes = d["dma_bytes_total"] - d["dma_bytes"]
-    fill_transfers = d["dma_transfers_total"] - d["dma_transfers"]
+    stream_bytes, streams = d.get("stream_bytes", 0), d.get("stream_transfers", 0)
+    fill_bytes = d["dma_bytes_total"] - d["dma_bytes"] - stream_bytes
+    fill_transfers = d["dma_transfers_total"] - d["dma_transfers"] - streams
+    fills = "zeros() fill" if not d.get("tensor_ops") else "fill and tensor-op"
     spread = f"{min(active):.1f}%"
     if f"{max(active):.1f}%" != spread:
         spread += f" to {max(active):.1f}%"
+    columns = _columns(d)
     lines = [
-        f"{d['kernel']} ({d['kernel_function']}): {shape} {d['dtype']}, {d['cores']} "
+        f"{d['kernel']} ({d['kernel_function']}): {_inputs(d)}, {d['cores']} "
         f"core{'s' if d['cores'] != 1 else ''}{buf}, preset {cfg['preset']}, seed {d['seed']}",
-        f"  correct          {'yes' if d['correct'] else 'NO'} " + _check(d),
+        f"  correct          " + _check(d),
         f"  simulated time   {_ns(d['simulated_ns'])} ({d['cycles']:,.0f} cycles at "
         f"{clock / 1e9:.2f} GHz)",
         textwrap.fill(d["limiter"]["message"], 100, initial_indent="  limited by       ",
@@ -93,7 +124,8 @@ def format_run(d: dict) -> str:
         "the rest waits on DMA)",
         f"  DMA              {d['dma_transfers']} tensor_to_tcm/tcm_to_tensor transfers "
         f"({_bytes(d['dma_bytes'])})"
-        + (f" + {fill_transfers} zeros() fill transfers ({_bytes(fill_bytes)})"
+        + (f" + {streams} stream refills/flushes ({_bytes(stream_bytes)})" if streams else "")
+        + (f" + {fill_transfers} {fills} transfers ({_bytes(fill_bytes)})"
            if fill_transfers else ""),
         f"  DMA size         average {_bytes(d['average_dma_bytes'])} per transfer; "
         f"{d['dma_efficiency_pct']:.1f}% of DMA time moves data, the rest is fixed cost and "
@@ -105,9 +137,13 @@ def format_run(d: dict) -> str:
         f"  element accesses {d['element_accesses']:,}",
         f"  TCM peak         {d['tcm_peak_bytes']} B of a {pool} B pool per core"
         + (f"; {d['tcm_malloc_failures']} tcm_malloc failed" if d["tcm_malloc_failures"] else ""),
-        "  per core        busy% active%    compute    element  DMA fixed   DMA wait   DMA data"
-        "       fill",
+        "  per core        busy% active%  " + " ".join(f"{label:>10}" for _, label in columns),
     ]
-    lines += [_per_core_row(c) for c in d["per_core"]]
+    lines += [_per_core_row(c, columns) for c in d["per_core"]]
+    if d.get("printed"):
+        lines.append("  printed by the kernel (printf):")
+        lines += ["    " + line for line in d["printed"].rstrip("\n").split("\n")]
+    if d.get("caveat"):
+        lines.insert(1, f"  caveat           {d['caveat']}")
     lines.append(f"  ({d['sim_events']} simulation events, {d['wall_s']:.2f} s wall)")
     return "\n".join(lines)

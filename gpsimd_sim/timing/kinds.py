@@ -48,7 +48,7 @@ class Tally(dict):
     """Counts the JSON result reports per core."""
 
     KEYS = ("dma_transfers", "dma_bytes", "fills", "element_accesses", "stream_transfers",
-            "tensor_ops")
+            "stream_bytes", "tensor_ops")
 
     def __init__(self):
         super().__init__(dict.fromkeys(self.KEYS, 0))
@@ -169,7 +169,7 @@ class StreamTransferKind(DmaKind):
 
     def tally(self, rec, t):
         t["stream_transfers"] += 1
-        t["dma_bytes"] += rec.nbytes
+        t["stream_bytes"] += rec.nbytes
 
 
 class FillKind(Kind):

@@ -43,6 +43,10 @@ def load_model(path: str) -> tuple[Model, Protocol]:
         raise SimError(f"{path}: defines no MODEL (a gpsimd_sim.workload.Model)")
     if not isinstance(protocol, Protocol):
         raise SimError(f"{path}: PROTOCOL is not a gpsimd_sim.workload.Protocol")
+    try:
+        model.check()
+    except SimError as exc:
+        raise SimError(f"{path}: {exc}") from None
     return model, protocol
 
 
@@ -61,6 +65,10 @@ class ModelResult:
     def correct(self) -> bool:
         return all(s.correct for s in self.steps.values())
 
+    @property
+    def checked(self) -> bool:
+        return all(s.checked for s in self.steps.values())
+
     def to_dict(self) -> dict:
         main = self.steps[self.protocol.batch]
         total = main.ns
@@ -74,6 +82,7 @@ class ModelResult:
             "iter_per_s": self.iter_per_s,
             "ms_per_iteration": total / 1e6,
             "correct": self.correct,
+            "checked": self.checked,
             "max_abs_error": max(s.max_abs_error for s in self.steps.values()),
             "custom_op_share_pct": 100.0 * custom / total if total else 0.0,
             "components": [{"name": c.name, "kind": c.kind, "ns": c.ns,
@@ -117,7 +126,8 @@ def format_model(d: dict) -> str:
              f"({d['protocol']['claimed_steps']} steps over the time of "
              f"{d['protocol']['timed_steps']}, as the benchmark script counts)",
              f"  correct          {'yes' if d['correct'] else 'NO'} (max |error| "
-             f"{d['max_abs_error']:.3g} vs a NumPy forward pass)",
+             f"{d['max_abs_error']:.3g} vs a NumPy forward pass)" if d.get("checked", True) else
+             "  correct          NOT CHECKED: the custom operator's kernel has no reference",
              f"  per iteration    {d['ms_per_iteration']:.3f} ms; the custom operator "
              f"{d['custom_op_share_pct']:.1f}% with its launches, the GPSIMD kernel alone "
              f"{relu_share:.1f}%",
