@@ -113,7 +113,8 @@ def add_kernel_run(b: TraceBuilder, result, offset_ns: float = 0.0, call: str | 
         for name, t, value in timing.counters:
             if name == f"tcm core {core}":
                 b.counter(PID_CORES, tcm_name, t + offset_ns, {"bytes": value})
-    b.process(PID_DMA, "DMA queues")
+    per_core = timing.dma is not None and timing.dma.name == "per_core"
+    b.process(PID_DMA, "DMA engines (one per core)" if per_core else "DMA queues")
     label = timing.dma.channel_label if timing.dma else "DMA queue"
     for s in sorted(channel_spans, key=lambda s: s.start_ns):
         channel = s.track[1]

@@ -169,6 +169,9 @@ ORGANISATIONS: dict[str, type[DmaSystem]] = {
 }
 
 
+DMA_ORGANISATIONS_IMPLEMENTED = tuple(ORGANISATIONS)
+
+
 def dma_system_class(config: HardwareConfig) -> type[DmaSystem]:
     """The DMA organisation the preset names."""
     return ORGANISATIONS[config.dma.organisation]
