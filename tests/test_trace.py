@@ -15,6 +15,7 @@ from gpsimd_sim.config.presets import load_config
 from gpsimd_sim.report.summary import format_run
 from gpsimd_sim.report.trace import PID_CORES, PID_DMA, PID_MODEL, model_trace, run_trace
 from gpsimd_sim.simulation import RunOptions, run
+from gpsimd_sim.timing.kinds import CATEGORIES
 from gpsimd_sim.workload.run import format_model, load_model, run_model
 
 SHAPE = (8, 1024)
@@ -121,8 +122,9 @@ def test_busy_time_of_each_core_track_equals_the_simulated_busy_time(kernel, run
     busy_us = {tid: sum(e["dur"] for e in events)
                for (_, tid), events in _tracks(run_trace(result), PID_CORES).items()}
     for c in result.to_dict()["per_core"]:
-        simulated = (c["compute_ns"] + c["element_ns"] + c["dma_fixed_ns"] + c["dma_wait_ns"]
-                     + c["dma_transfer_ns"])
+        # the parts are disjoint: together they are the core's busy time
+        simulated = sum(c[f"{k}_ns"] for k in CATEGORIES)
+        assert simulated == pytest.approx(c["end_ns"], rel=1e-9)
         assert busy_us[c["core"]] * 1e3 == pytest.approx(simulated, rel=1e-9)
 
 

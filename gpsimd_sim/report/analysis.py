@@ -47,7 +47,7 @@ def roofline(traces: list[CoreTrace], config: HardwareConfig) -> dict:
     resource = max(bounds, key=bounds.get)
     return {"bound_ns": bounds[resource], "bound_resource": resource,
             "bounds_ns": bounds, "peak_dma_bytes_per_ns": peak_bw,
-            "dma_streams": dma.streams(config, ncores),
+            "dma_channels_in_use": dma.channels_in_use(config, ncores),
             "hbm_limited": dma.memory_limited(config, ncores)}
 
 
@@ -71,16 +71,8 @@ def tally(records) -> Tally:
 
 
 def breakdown(t) -> dict:
-    """Where one core's time went, in ns (DMA parts exclude the zeros() fill)."""
-    parts = t.parts
-    fill = parts["fill"]
-    dma_total = parts["dma_fixed"] + parts["dma_wait"] + parts["dma_transfer"]
-    # max(): the fill's share, summed separately, can exceed the total by rounding
-    scale = max(0.0, (dma_total - fill) / dma_total) if dma_total else 0.0
-    out = {k: v for k, v in parts.items()}
-    for k in ("dma_fixed", "dma_wait", "dma_transfer"):
-        out[k] = parts[k] * scale
-    return out
+    """Where one core's time went, in ns, by category (disjoint parts)."""
+    return dict(t.parts)
 
 
 def _us(ns: float) -> str:
@@ -220,8 +212,8 @@ def utilisation(timing: TimingResult, config: HardwareConfig) -> dict:
     total = timing.simulated_ns
     dma_bytes = sum(t.bytes for t in timing.cores)
     transfers = sum(t.transfers for t in timing.cores)
-    dma_ns = sum(t.dma_fixed_ns + t.dma_wait_ns + t.dma_transfer_ns for t in timing.cores)
-    moving_ns = sum(t.dma_transfer_ns for t in timing.cores)
+    dma_ns = sum(sum(t.phases.values()) for t in timing.cores)
+    moving_ns = sum(t.phases["transfer"] for t in timing.cores)
     throughput = dma_bytes / total if total else 0.0
     peak = dma_system_class(config).peak_bytes_per_ns(config, max(1, len(timing.cores)))
     hbm = config.memory.hbm_bytes_per_ns

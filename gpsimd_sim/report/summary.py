@@ -54,10 +54,8 @@ def _columns(d: dict) -> list[tuple[str, str]]:
 
 
 def _per_core_row(c: dict, columns) -> str:
-    # the DMA columns exclude the zeros() fill, so a row adds up to the core's running time
-    dma = c["dma_fixed_ns"] + c["dma_wait_ns"] + c["dma_transfer_ns"]
-    scale = max(0.0, (dma - c["fill_ns"]) / dma) if dma else 0.0
-    cells = [c[f"{k}_ns"] * (scale if k.startswith("dma_") else 1.0) for k, _ in columns]
+    # the parts are disjoint, so a row adds up to the core's running time
+    cells = [c[f"{k}_ns"] for k, _ in columns]
     return (f"    core {c['core']:<4d}{c['busy_pct']:8.1f}{c['engine_active_pct']:8.1f}  "
             + " ".join(f"{_ns(x):>10}" for x in cells))
 

@@ -56,11 +56,11 @@ class DmaSystem:
         self.fixed_ns = config.dma.dma_fixed_ns
         self.bandwidth = SharedBandwidth(env, self.total_bytes_per_ns(config),
                                          config.dma.dma_bytes_per_ns, on_rate,
-                                         max_flows=self.streams(config, ncores))
+                                         max_flows=self.channels_in_use(config, ncores))
 
     # -- the formulas the bound and the reports share --------------------------------------
     @classmethod
-    def streams(cls, config: HardwareConfig, ncores: int) -> int:
+    def channels_in_use(cls, config: HardwareConfig, ncores: int) -> int:
         """How many transfers can move data at once (each core waits for its own)."""
         raise NotImplementedError
 
@@ -73,13 +73,13 @@ class DmaSystem:
     def peak_bytes_per_ns(cls, config: HardwareConfig, ncores: int) -> float:
         """The fastest ``ncores`` cores can move data: every stream at full rate, capped."""
         return min(cls.total_bytes_per_ns(config),
-                   cls.streams(config, ncores) * config.dma.dma_bytes_per_ns)
+                   cls.channels_in_use(config, ncores) * config.dma.dma_bytes_per_ns)
 
     @classmethod
     def memory_limited(cls, config: HardwareConfig, ncores: int) -> bool:
         """True when the shared total, not the channels, caps the peak."""
         return (cls.total_bytes_per_ns(config)
-                < cls.streams(config, ncores) * config.dma.dma_bytes_per_ns)
+                < cls.channels_in_use(config, ncores) * config.dma.dma_bytes_per_ns)
 
     @classmethod
     def describe(cls, config: HardwareConfig, ncores: int) -> str:
@@ -106,12 +106,12 @@ class SharedQueues(DmaSystem):
         self.hold = config.dma.dma_fixed_holds_queue
 
     @classmethod
-    def streams(cls, config, ncores):
+    def channels_in_use(cls, config, ncores):
         return min(config.dma.dma_queues, ncores)
 
     @classmethod
     def describe(cls, config, ncores):
-        n = cls.streams(config, ncores)
+        n = cls.channels_in_use(config, ncores)
         shared = "" if config.dma.dma_queues >= ncores else \
             f", {ncores} cores sharing {config.dma.dma_queues}"
         return f"{n} DMA queue{'s' if n != 1 else ''} in use at once{shared}"
@@ -143,7 +143,7 @@ class PerCoreEngines(DmaSystem):
     channel_label = "DMA engine of core"
 
     @classmethod
-    def streams(cls, config, ncores):
+    def channels_in_use(cls, config, ncores):
         return ncores
 
     @classmethod

@@ -20,10 +20,16 @@ from .kinds import CATEGORIES, HANDLERS
 
 @dataclass
 class CoreTiming:
-    """One core's simulated time, split by category (``kinds.CATEGORIES``)."""
+    """One core's simulated time, split by category (``kinds.CATEGORIES``).
+
+    The parts are disjoint and add up to the core's running time: a fill's transfers count
+    in "fill" only; "dma_fixed", "dma_wait" and "dma_transfer" hold every other transfer.
+    ``phases`` holds the fixed, wait and transfer time of all transfers, fills included.
+    """
     core: int
     end_ns: float = 0.0
     parts: dict = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0.0))
+    phases: dict = field(default_factory=lambda: {"fixed": 0.0, "wait": 0.0, "transfer": 0.0})
     transfers: int = 0
     bytes: int = 0
     loop_calls: int = 0
@@ -83,14 +89,22 @@ class EngineModel:
     def _transfer(self, t: CoreTiming, nbytes: int, h, rec, fills: bool):
         """One DMA transfer a core issues and blocks on."""
         phases = yield from self.dma.transfer(t.core, nbytes)
-        parts = t.parts
-        parts["dma_fixed"] += self.dma.fixed_ns
-        parts["dma_wait"] += phases.wait[1] - phases.wait[0]
-        parts["dma_transfer"] += phases.end - phases.moving
+        fixed = self.dma.fixed_ns
+        wait = phases.wait[1] - phases.wait[0]
+        moving = phases.end - phases.moving
+        all_phases = t.phases
+        all_phases["fixed"] += fixed
+        all_phases["wait"] += wait
+        all_phases["transfer"] += moving
         t.transfers += 1
         t.bytes += nbytes
+        parts = t.parts
         if fills:
             parts["fill"] += phases.end - phases.start
+        else:
+            parts["dma_fixed"] += fixed
+            parts["dma_wait"] += wait
+            parts["dma_transfer"] += moving
         if self.timeline:
             self._transfer_spans(t.core, nbytes, h, rec, phases)
 

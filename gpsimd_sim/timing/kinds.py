@@ -16,8 +16,9 @@ from ..records import (Alloc, Compute, Dma, ElementRun, Fill, Free, StreamAccess
                        StreamTransfer, TensorOp)
 from . import costs
 
-# The parts of a core's time, as the summary names them. "dma_*" hold every transfer's
-# phases; "fill" holds the whole time of the fills' transfers as well.
+# The parts of a core's time, as the summary names them; disjoint, they add up to the
+# core's running time. "dma_*" hold the phases of every transfer but the fills'; "fill"
+# holds the whole time of the fills' transfers (zeros, ones, full, eye).
 CATEGORIES = {
     "compute": "the compute loop",
     "element": "element-wise accessor reads and writes",
@@ -26,7 +27,7 @@ CATEGORIES = {
     "dma_fixed": "per-transfer DMA fixed cost",
     "dma_wait": "waiting for a free DMA queue",
     "dma_transfer": "DMA data movement",
-    "fill": "the zeros() fill of the output",
+    "fill": "the fill of a new tensor (zeros, ones, full, eye)",
 }
 # Parts in which a core executes the kernel's own instructions (the profiler's "engine
 # active"); in the others it waits on DMA.
