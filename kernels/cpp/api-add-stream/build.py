@@ -1,0 +1,10 @@
+import os
+import torch_neuronx
+from torch_neuronx.xla_impl import custom_op
+
+custom_op.load(
+    name='add',
+    compute_srcs=['add.cpp'],
+    shape_srcs=['shape.cpp'],
+    build_directory=os.getcwd()
+)
