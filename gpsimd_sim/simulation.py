@@ -85,7 +85,8 @@ class RunResult:
         return self.functional.output
 
     @property
-    def correct(self) -> bool:
+    def correct(self) -> bool | None:
+        """True/False as the output check found; None when the kernel has no reference."""
         return self.functional.correct
 
     def to_dict(self) -> dict:
@@ -121,7 +122,7 @@ class RunResult:
             "caveat": cfg.caveat or None,
             "simulated_ns": t.simulated_ns,
             "cycles": t.simulated_ns * cfg.core.clock_hz / 1e9,
-            "correct": bool(f.correct),
+            "correct": None if f.correct is None else bool(f.correct),
             "checked": check.checked,
             "max_abs_error": f.max_abs_error,
             "wrong_elements": f.wrong_elements,

@@ -22,7 +22,7 @@ double lo, int64_t n (kernel arguments)      lo: float, n: int (annotations)
 """
 from . import ops
 from .decorators import KernelSpec, kernel, loop
-from .dtypes import DTYPES, bfloat16, float16, float32, int8, int16, int32, uint8
+from .dtypes import DTYPES, Scalar, bfloat16, float16, float32, int8, int16, int32, uint8
 from .ops import (abs, abs_out, add, add_out, bitwise_and, bitwise_and_out, bitwise_not,  # noqa: A004
                   bitwise_not_out, bitwise_or, bitwise_or_out, ceil, ceil_out, clamp, clamp_out,
                   cos, cos_out, div, div_out, exp, exp_out, fill_, floor, floor_out, log,
@@ -34,7 +34,7 @@ from .tcm import TcmBuffer, sizeof, tcm_free, tcm_malloc
 from .tensor import ElementAccessor, TcmAccessor, Tensor, empty, eye, full, ones, zeros
 
 __all__ = [
-    "kernel", "loop", "KernelSpec", "get_cpu_id", "get_cpu_count", "get_dst_tensor",
+    "kernel", "loop", "KernelSpec", "Scalar", "get_cpu_id", "get_cpu_count", "get_dst_tensor",
     "tcm_malloc", "tcm_free", "sizeof", "TcmBuffer", "zeros", "empty", "ones", "full", "eye",
     "Tensor",
     "ElementAccessor", "TcmAccessor", "DTYPES", "float32", "bfloat16", "float16", "int32",

@@ -27,3 +27,7 @@ def dtype_name(dtype) -> str | None:
 def is_float(dtype) -> bool:
     """True for float32, float16 and bfloat16 (bfloat16's NumPy kind is not "f")."""
     return dtype_name(dtype) in ("float32", "float16", "bfloat16")
+
+
+class Scalar:
+    """``c10::Scalar`` as a kernel parameter's annotation: a number of either kind."""

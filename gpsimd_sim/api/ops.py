@@ -18,7 +18,7 @@ import numpy as np
 from ..records import TensorOp
 from .dtypes import is_float
 from .runtime import current
-from .tensor import Tensor, _new_tensor, storage
+from .tensor import Tensor, _new_tensor, claim, storage
 
 
 def _operand(x, what: str):
@@ -70,6 +70,8 @@ def _apply(name: str, fn, result: Tensor | None, *args, integral: bool = False) 
     elif result.const:
         raise ctx.fault(f"{what}: result {result.name} is a const input tensor")
     target = storage(result)
+    if ctx.multicore:  # every core runs the op: writing a shared tensor twice is a race
+        claim(ctx, result, 0, result.numel())
     target[...] = np.asarray(out).astype(target.dtype, copy=False)
     n = int(np.prod(shape))
     nbytes_in = 0 if name == "fill_" else sum(storage(a).nbytes for a in args

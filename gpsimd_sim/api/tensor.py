@@ -235,24 +235,24 @@ class TcmAccessor:
             raise ctx.fault(f"tcm_to_tensor into const input tensor {t.name} (C++: "
                             "tcm_accessor() of a const Tensor& is read-only)")
         if ctx.multicore:
-            self._claim(ctx, offset, n)
+            claim(ctx, t, offset, n)
         t._storage.reshape(-1)[offset:offset + n] = array[:n]
         ctx.emit(Dma("to_tensor", t.name, offset, n, n * array.itemsize, buffer.id,
                      buffer.offset, ctx.line()))
 
-    def _claim(self, ctx, offset: int, n: int) -> None:
-        """Record which core wrote each element; two cores writing one element is a race."""
-        t = self.tensor
-        if t.writer is None:
-            t.writer = np.full(t.numel(), -1, dtype=np.int16)
-        span = t.writer[offset:offset + n]
-        clash = np.flatnonzero((span != -1) & (span != ctx.core_id))
-        if clash.size:
-            i = offset + int(clash[0])
-            raise ctx.fault(f"race: tensor {t.name} element {i} written by core "
-                            f"{int(t.writer[i])} and core {ctx.core_id} (no synchronisation "
-                            "between cores: the result depends on timing)")
-        span[:] = ctx.core_id
+
+def claim(ctx, t: Tensor, offset: int, n: int) -> None:
+    """Record which core wrote each element; two cores writing one element is a race."""
+    if t.writer is None:
+        t.writer = np.full(t.numel(), -1, dtype=np.int16)
+    span = t.writer[offset:offset + n]
+    clash = np.flatnonzero((span != -1) & (span != ctx.core_id))
+    if clash.size:
+        i = offset + int(clash[0])
+        raise ctx.fault(f"race: tensor {t.name} element {i} written by core "
+                        f"{int(t.writer[i])} and core {ctx.core_id} (no synchronisation "
+                        "between cores: the result depends on timing)")
+    span[:] = ctx.core_id
 
 
 def _new_tensor(kind: str, data: np.ndarray) -> Tensor:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..errors import ConfigError
 from ..functional.inputs import parse_input, parse_scalar
@@ -83,4 +84,7 @@ def main(args: argparse.Namespace) -> int:
     if args.trace:
         write_trace(args.trace, run_trace(result))
     print(to_json(d), end="") if args.json else print(format_run(d))
-    return 0 if d["correct"] else 1
+    if d["correct"] is None:
+        print(f"gpsimd_sim: warning: {d['kernel']}: the output was not checked (the kernel has "
+              "no reference)", file=sys.stderr)
+    return 1 if d["correct"] is False else 0

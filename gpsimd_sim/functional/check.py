@@ -84,10 +84,12 @@ def compare(output: np.ndarray, expected: np.ndarray, rtol: float | None = None,
     max_err, wrong, first = 0.0, 0, None
     for start in range(0, out.size, _BLOCK):
         o, e = _f64(out[start:start + _BLOCK]), _f64(exp[start:start + _BLOCK])
-        diff = np.abs(o - e)
-        both_nan = np.isnan(o) & np.isnan(e)   # the reference's NaN (log(-1)) matched
-        bad = ~((diff <= atol + rtol * np.abs(e)) | both_nan)  # other NaN: wrong
-        diff[both_nan] = 0.0
+        with np.errstate(invalid="ignore"):  # inf - inf: handled below
+            diff = np.abs(o - e)
+            # equal values (the same infinity) and the reference's own NaN (log(-1)) match
+            same = (o == e) | (np.isnan(o) & np.isnan(e))
+            bad = ~((diff <= atol + rtol * np.abs(e)) | same)  # any other NaN: wrong
+        diff[same] = 0.0
         diff[np.isnan(diff)] = np.inf
         if diff.size:
             max_err = max(max_err, float(diff.max()))

@@ -15,6 +15,7 @@ import numpy as np
 from ..api.dtypes import dtype_name
 from ..errors import KernelFault, SimError
 from .check import REFERENCES, UNCHECKED, Check, compare
+from .inputs import check_output
 from .plan import ExecPlan
 from .signature import TensorSpec
 
@@ -28,8 +29,9 @@ class FunctionalResult:
     printed: str = ""
 
     @property
-    def correct(self) -> bool:
-        return self.check.correct
+    def correct(self) -> bool | None:
+        """True or False as the check found; None when there was nothing to check against."""
+        return self.check.correct if self.check.checked else None
 
     @property
     def max_abs_error(self) -> float:
@@ -125,6 +127,7 @@ def run_functional(kernel, args: list, plan: ExecPlan, rtol: float | None = None
         raise SimError(f"{kernel.path}: kernel {kernel.name} takes {len(kernel.params)} "
                        f"arguments, {len(args)} given")
     out_shape, out_dtype = output_spec(kernel, args)
+    check_output(args, out_shape, out_dtype, kernel.path)
     expected = run_reference(kernel, args, out_shape, out_dtype)
     run = kernel.execute(args, plan, out_shape, out_dtype)
     if tuple(run.output.shape) != tuple(out_shape) and expected is None:
@@ -135,4 +138,5 @@ def run_functional(kernel, args: list, plan: ExecPlan, rtol: float | None = None
     rtol = rtol if rtol is not None else getattr(spec, "rtol", None)
     atol = atol if atol is not None else getattr(spec, "atol", None)
     check = UNCHECKED if expected is None else compare(run.output, expected, rtol, atol)
+    run.output.flags.writeable = False  # results are cached and shared: nobody may edit them
     return FunctionalResult(run.output, expected, check, run.traces, run.printed)

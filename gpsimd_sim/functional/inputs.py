@@ -18,7 +18,7 @@ from ..api.dtypes import DTYPES, dtype_name
 from ..errors import ConfigError
 from .signature import Param, describe
 
-# Tensor bytes (inputs and output together) a run may hold: a typo in a shape must not take
+# Tensor bytes (inputs and output together, checked apart: check_output) a run may hold: a typo in a shape must not take
 # the machine's memory. 1 GiB: 2^28 float32 elements.
 MAX_TENSOR_BYTES = 1 << 30
 
@@ -120,6 +120,15 @@ def _nbytes(shape, dtype) -> int:
     return math.prod(shape) * np.dtype(dtype).itemsize
 
 
+def check_output(args: list, shape, dtype, where: str) -> None:
+    """The output counts against the memory cap too (inputs + output)."""
+    total = sum(a.nbytes for a in args if isinstance(a, np.ndarray)) + _nbytes(shape, dtype)
+    if total > MAX_TENSOR_BYTES:
+        raise ConfigError(f"{where}: the inputs and the output of shape "
+                          f"{'x'.join(map(str, shape))} need {total:,} bytes, more than the "
+                          f"{MAX_TENSOR_BYTES:,} a run may hold")
+
+
 def build_args(params: list[Param], where: str, shape: tuple[int, ...], dtype: str,
                tensors: dict[str, TensorInput], scalars: dict[str, object], seed: int,
                shape_rule=None) -> list:
@@ -173,8 +182,18 @@ def build_args(params: list[Param], where: str, shape: tuple[int, ...], dtype: s
             continue
         rule = defaults.get(p.name)
         rule_shape, rule_dtype = (rule if isinstance(rule, tuple) and len(rule) == 2
-                                  and isinstance(rule[0], tuple) else (rule, None))
-        want_shape = spec.shape or (tuple(rule_shape) if rule_shape else tuple(shape))
+                                  and isinstance(rule[0], (tuple, list)) else (rule, None))
+        if rule_dtype is not None and not isinstance(rule_dtype, str):
+            rule_dtype = dtype_name(rule_dtype)  # np.float16 as well as "float16"
+            if rule_dtype is None:
+                raise ConfigError(f"{at}: the kernel's inputs= rule gives a dtype the API "
+                                  "does not have")
+        try:
+            want_shape = spec.shape or (tuple(int(s) for s in rule_shape) if rule_shape
+                                        else tuple(shape))
+        except (TypeError, ValueError):
+            raise ConfigError(f"{at}: the kernel's inputs= rule gives {rule!r}, not a shape"
+                              ) from None
         want_dtype = spec.dtype or rule_dtype or dtype
         total += _nbytes(want_shape, DTYPES[want_dtype])
         _check_total(total, at, want_shape)

@@ -125,7 +125,7 @@ def _exec_module(path: str, filename: str, source: bytes, digest: str, tag: str
                  ) -> ModuleType:
     """Execute a kernel file as a fresh module; every failure is one KernelLoadError line."""
     try:
-        code = compile(source, filename, "exec")
+        code = compile(source, filename, "exec", dont_inherit=True)  # not our __future__
     except SyntaxError as exc:
         where = f"{path}:{exc.lineno}" if exc.lineno else path
         raise KernelLoadError(f"{where}: syntax error: {exc.msg}") from None

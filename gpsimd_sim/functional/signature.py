@@ -58,7 +58,7 @@ class Param:
 
 
 _ANNOTATIONS = {"float": "double", "int": "int64", "double": "double", "int64": "int64",
-                "int64_t": "int64", "Scalar": "scalar"}
+                "int64_t": "int64", "Scalar": "scalar", "Tensor": TENSOR}
 
 
 def python_params(fn) -> list[Param]:
@@ -69,8 +69,15 @@ def python_params(fn) -> list[Param]:
             raise TypeError(f"parameter {p.name}: *args, **kwargs and keyword-only "
                             "parameters are not kernel arguments")
         ann = p.annotation
-        name = ann if isinstance(ann, str) else getattr(ann, "__name__", "")
-        kind = _ANNOTATIONS.get(name, TENSOR) if ann is not p.empty else TENSOR
+        if ann is p.empty:
+            kind = TENSOR
+        else:
+            name = ann.strip("'\" ") if isinstance(ann, str) else getattr(ann, "__name__", "")
+            kind = _ANNOTATIONS.get(name.rsplit(".", 1)[-1])
+            if kind is None:
+                raise TypeError(f"parameter {p.name}: annotation {ann!r} is not a kernel "
+                                "argument kind (float for a double, int for an int64_t, "
+                                "Scalar, or none for a tensor)")
         out.append(Param(p.name, kind, p.default))
     return out
 

@@ -110,10 +110,10 @@ def _explain(key: str, core: int, trace: CoreTrace | None, timing: TimingResult,
         return (NAMES[key], "if the kernel writes every output element, "
                 + ("writing into get_dst_tensor()" if multicore else "empty() instead of zeros()")
                 + " would skip the fill")
-    counts = tally(recs)
-    n_dma = counts["dma_transfers"]
+    ct = next(t for t in timing.cores if t.core == core)
+    n_dma = ct.transfers - ct.fill_transfers   # every transfer but the fills'
     if key == "dma_fixed":
-        avg = counts["dma_bytes"] / n_dma if n_dma else 0.0
+        avg = (ct.bytes - ct.fill_bytes) / n_dma if n_dma else 0.0
         what = (f"{NAMES[key]} ({n_dma} transfers averaging {avg:.0f} B: "
                 f"{_us(config.dma.dma_fixed_ns)} to start each, "
                 f"{_us(avg / config.dma.dma_bytes_per_ns)} to move its data)")

@@ -32,6 +32,8 @@ class CoreTiming:
     phases: dict = field(default_factory=lambda: {"fixed": 0.0, "wait": 0.0, "transfer": 0.0})
     transfers: int = 0
     bytes: int = 0
+    fill_transfers: int = 0
+    fill_bytes: int = 0
     loop_calls: int = 0
 
     def __getattr__(self, name: str) -> float:
@@ -101,6 +103,8 @@ class EngineModel:
         parts = t.parts
         if fills:
             parts["fill"] += phases.end - phases.start
+            t.fill_transfers += 1
+            t.fill_bytes += nbytes
         else:
             parts["dma_fixed"] += fixed
             parts["dma_wait"] += wait
