@@ -1,4 +1,4 @@
-"""Specification of the @loop counting compiler (gpsimd_sim.loops.compiler).
+"""Specification of the @loop counting compiler (gpsimd_sim.loops).
 
 Loop functions live at module level because the compiler reads their source.
 """
@@ -18,9 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from gpsimd_sim.loops import OP_KINDS, LoopCompileError, LoopError, compile_loop
 from gpsimd_sim.loops import helpers as loop_helpers
-from gpsimd_sim.loops.compiler import (OP_KINDS, LoopCompileError, LoopError,
-                                                 compile_loop)
 
 REPO = Path(__file__).resolve().parents[1]
 OFFSET = 4          # a frozen global constant used by clip_mixed
@@ -160,7 +159,8 @@ def clip_mixed_reference(x, y, n, lo, hi):
             ops["branches"] += 1                # elif
             if inside:
                 loads[1] += 1
-                ops["calls"] += 2               # sqrt, abs
+                ops["calls"] += 1               # abs
+                ops["transcendentals"] += 1     # sqrt
                 ops["arith"] += 2               # + OFFSET, +=
                 stores[1] += 1
                 y[i] += math.sqrt(abs(v)) + OFFSET
@@ -171,6 +171,51 @@ def clip_mixed_reference(x, y, n, lo, hi):
         ops["arith"] += 1                       # i += 1
         i += 1
     return ops, tuple(loads), tuple(stores)
+
+
+@compile_loop
+def operator_classes(a, x, n):
+    k = 7
+    for i in range(n):
+        a[i] = a[i] / 2.0 + a[i] // 3.0 + a[i] % 5.0 + a[i] ** 2.0 - x
+        a[i] /= 4.0
+        a[i] **= 1.0
+        k //= 2
+        k %= 3
+
+
+@compile_loop
+def call_classes(x, out):
+    out[0] = math.pow(x[0], 2.0) + np.power(x[1], 2.0)                     # pows
+    out[1] = math.sqrt(abs(x[0])) + np.exp(x[1]) + math.tanh(x[0]) + np.arctan2(x[0], x[1])
+    out[2] = np.fmod(x[0], 3.0) + np.remainder(x[1], 3.0) + np.reciprocal(x[1])  # divs
+    out[3] = min(x[0], x[1]) + math.floor(x[0]) + math.fabs(x[1]) + np.copysign(1.0, x[0])
+
+
+@compile_loop
+def divide_ints(a, b, out, n):
+    for i in range(n):
+        out[i] = a[i] // b[i] + a[i] % b[i]
+
+
+@compile_loop
+def divide_floats(a, b, out, n):
+    for i in range(n):
+        out[i] = a[i] / b[i] + a[i] // b[i]
+
+
+@compile_loop
+def divide_in_place(a, k):
+    for i in range(len(a)):
+        a[i] //= k
+
+
+@compile_loop
+def modulo_local(a, k):
+    m = 10
+    for i in range(len(a)):
+        m %= k
+        a[i] = m
 
 
 # Not decorated: each must be refused by compile_loop at the line marked "# <- refused".
@@ -213,6 +258,15 @@ def iterates_over_array(a):
 def uses_array_as_value(a):
     a[0] = 1.0
     b = a + 1  # <- refused
+
+
+def passthrough(fn):
+    return fn
+
+
+@passthrough  # <- refused
+def decorated_loop(a):
+    a[0] = 1.0
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -325,6 +379,27 @@ def test_chained_comparison_counts_only_the_comparisons_made():
     assert result.ops == zero_ops(iterations=3, compares=1 + 2 + 2, selects=3)
 
 
+def test_op_kinds_are_the_op_classes_the_timing_stage_costs():
+    from gpsimd_sim.records import OP_CLASSES
+    assert OP_KINDS == OP_CLASSES
+
+
+def test_division_and_power_operators_are_counted_apart_from_arith():
+    a = np.arange(1.0, 5.0)
+    result = operator_classes.run(a, 1.0, 4)
+    # per iteration: /, //, % and /=, //=, %= are divs; ** and **= pows; + + + - arith
+    assert result.ops == zero_ops(iterations=4, arith=4 * 4, divs=4 * 6, pows=4 * 2)
+
+
+def test_expensive_calls_are_counted_by_class_and_cheap_ones_as_calls():
+    out = np.zeros(4)
+    result = call_classes.run(np.array([1.5, -2.0]), out)
+    assert result.ops == zero_ops(arith=1 + 3 + 2 + 3, calls=5, divs=3, pows=2,
+                                  transcendentals=4)
+    assert out[0] == 1.5 ** 2 + 4.0
+    assert out[3] == -2.0 + 1 + 2.0 + 1.0
+
+
 @settings(max_examples=200, deadline=None)
 @given(x=arrays(np.float64, st.integers(0, 40), elements=st.floats(-10, 10)),
        lo=st.floats(-10, 10), hi=st.floats(-10, 10))
@@ -370,6 +445,54 @@ def test_step_limit_ends_an_infinite_loop_after_max_iterations():
     assert result.ops["iterations"] == 1000
 
 
+def test_integer_division_by_zero_stops_the_loop_at_the_users_line():
+    a, b = np.array([7, 8, 9, 10]), np.array([2, 3, 0, 4])
+    out = np.full(4, -1)
+    result = divide_ints.run(a, b, out, 4)
+    assert result.error == LoopError("div_zero", "", (), (), divide_ints.filename,
+                                     line_of(divide_ints, "a[i] // b[i]"))
+    np.testing.assert_array_equal(out, [3 + 1, 2 + 2, -1, -1])     # nothing from i = 2 on
+    assert result.ops == zero_ops(iterations=3, arith=2, divs=4)   # the faulting // is not
+    assert result.stores == (0, 0, 2, 0)
+
+
+@pytest.mark.parametrize("fn", [divide_in_place, modulo_local])
+def test_augmented_integer_division_by_zero_is_a_fault(fn):
+    a = np.arange(1, 4)
+    result = fn.run(a, 0)
+    assert (result.error.kind, result.error.line) == ("div_zero", line_of(fn, "= k"))
+    np.testing.assert_array_equal(a, [1, 2, 3])
+    assert fn.run(a, 2).error is None
+
+
+def test_float_division_by_zero_gives_ieee_results():
+    a, b = np.array([1.0, -1.0, 0.0]), np.zeros(3)
+    out = np.zeros(3)
+    result = divide_floats.run(a, b, out, 3)
+    assert result.error is None
+    np.testing.assert_array_equal(out, [np.inf, -np.inf, np.nan])
+    ints = np.zeros(3)                 # true division of integers is a float division too
+    assert divide_floats.run(np.array([1, 2, 3]), np.array([0, 1, 0]), ints, 3).error is not None
+    assert ints[0] == 0                # ... but // of integers by zero faults before the store
+
+
+def test_int_float_mix_divides_as_floats_without_fault():
+    out = np.zeros(2)
+    result = divide_floats.run(np.array([3, 4]), np.array([0.0, 2.0]), out, 2)
+    assert result.error is None
+    np.testing.assert_array_equal(out, [np.inf, 4.0])
+
+
+def test_loop_decorator_reports_integer_division_by_zero_as_a_kernel_fault():
+    from gpsimd_sim.api.decorators import loop
+    from gpsimd_sim.errors import KernelFault
+
+    modulo = loop(modulo_local.pyfunc)
+    with pytest.raises(KernelFault, match=r":\d+: integer division by zero in @loop "
+                                          r"modulo_local"):
+        modulo(np.zeros(3), 0)
+
+
 # ----------------------------------------------------------------------------- refusals
 
 def test_slice_is_refused_with_file_and_line():
@@ -395,6 +518,41 @@ def test_unsupported_constructs_are_refused_at_decoration_with_file_and_line(fn)
     message = str(info.value)
     assert message.startswith(f"{__file__}:{line_of(fn, '<- refused')}: ")
     assert "\n" not in message
+
+
+def test_a_decorator_stacked_on_a_loop_is_refused_at_its_line():
+    with pytest.raises(LoopCompileError) as info:
+        compile_loop(decorated_loop)
+    assert str(info.value).startswith(f"{__file__}:{line_of(decorated_loop, '<- refused')}: ")
+    assert "@passthrough" in str(info.value)
+
+
+STACKED = """
+import functools
+from gpsimd_sim.api import loop
+
+
+def logged(fn):
+    @functools.wraps(fn)
+    def wrapper(*args):
+        return fn(*args)
+    return wrapper
+
+
+@loop
+@logged
+def below(a):
+    a[0] = 1.0
+"""
+
+
+def test_a_wrapping_decorator_below_loop_is_refused_at_import(tmp_path, monkeypatch):
+    (tmp_path / "stacked_kernel.py").write_text(STACKED)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(LoopCompileError) as info:
+        __import__("stacked_kernel")
+    assert str(info.value).startswith(f"{tmp_path / 'stacked_kernel.py'}:14: ")
+    assert "@logged" in str(info.value)
 
 
 def test_numba_typing_failure_is_reported_at_the_users_line():
@@ -435,7 +593,7 @@ def test_global_constant_is_read_when_the_loop_runs(monkeypatch):
 # ----------------------------------------------------------------------------- caching, speed
 
 KERNEL_FILE = """
-from gpsimd_sim.loops.compiler import compile_loop
+from gpsimd_sim.loops import compile_loop
 
 @compile_loop
 def relu(buf, n):
@@ -469,6 +627,29 @@ def test_second_process_loads_the_compiled_loop_from_cache(tmp_path):
     mtime = generated.stat().st_mtime_ns
     assert run() == ["1", "0"]                    # loaded, not recompiled
     assert generated.stat().st_mtime_ns == mtime  # the source numba keys on is untouched
+
+
+def test_run_counts_is_run_without_the_result_object():
+    data = np.array([1.0, -2.0, 3.0], dtype=np.float32)
+    counts = relu_block.run_counts((data.copy(), 3))
+    result = relu_block.run(data.copy(), 3)
+    assert relu_block.result(counts, (data, 3)) == result
+    assert counts[:len(OP_KINDS)] == list(result.ops.values())
+
+
+def test_repeated_calls_with_other_argument_types_are_checked_again():
+    a64, a16 = np.ones(4), np.ones(4, dtype=np.float16)
+    for _ in range(2):                 # the second round finds each signature's plan
+        scale_tenth.run(a64, 4)
+        scale_tenth.run(a16, 4)
+        scale_tenth.run(a64, np.int32(4))
+    np.testing.assert_array_equal(a64, 1.0 * 0.1 * 0.1 * 0.1 * 0.1)
+    assert a16.dtype == np.float16 and a16[0] != 1
+    with pytest.raises(LoopCompileError, match="2 indices"):
+        relu_rows.run(np.zeros(4), np.zeros(4), 1, 1)
+    relu_rows.run(np.zeros((1, 1)), np.zeros((1, 1)), 1, 1)
+    with pytest.raises(LoopCompileError, match="2 indices"):
+        relu_rows.run(np.zeros(4), np.zeros(4), 1, 1)
 
 
 def test_relu_block_runs_128_blocks_of_1024_in_under_5_ms():

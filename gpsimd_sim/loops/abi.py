@@ -1,6 +1,6 @@
-"""Layout of the ``counts`` array shared by the loop compiler and its numba helpers.
+"""Layout of the int64 ``counts`` array a counting function fills (``P`` = parameters).
 
-Kept apart from ``loop_helpers`` (which needs numba) so that loading a kernel file, which
+Kept apart from ``helpers`` (which needs numba) so that loading a kernel file, which
 transforms its ``@loop`` functions, does not import numba; numba is imported when a loop
 first runs.
 
@@ -9,11 +9,17 @@ first runs.
     N_OPS + 2*p + 1                 element stores of parameter p
     [N_OPS + 2*P, +ERROR_SLOTS)     error: kind, parameter, line, ndim, index[0..3]
 """
-N_OPS = 6            # len(loop_compiler.OP_KINDS)
+# The operation classes, in the order of ``records.OP_CLASSES`` (the timing stage's).
+OP_KINDS: tuple[str, ...] = ("iterations", "arith", "compares", "selects", "branches",
+                             "calls", "divs", "pows", "transcendentals")
+N_OPS = len(OP_KINDS)
 ERROR_SLOTS = 8      # kind, parameter index, line, ndim, four index values
 ERR_NONE = 0
 ERR_OUT_OF_BOUNDS = 1
 ERR_STEP_LIMIT = 2
+ERR_DIV_ZERO = 3     # integer // or % by zero
+ERROR_KINDS = {ERR_OUT_OF_BOUNDS: "out_of_bounds", ERR_STEP_LIMIT: "step_limit",
+               ERR_DIV_ZERO: "div_zero"}
 
 
 def n_slots(n_params: int) -> int:

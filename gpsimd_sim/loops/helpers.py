@@ -1,40 +1,41 @@
-"""Numba helpers called by the counting functions that ``loop_compiler`` generates.
+"""Numba helpers called by the counting functions that ``lowering`` generates.
 
-Layout of the int64 ``counts`` array a counting function fills (``P`` = number of
-parameters)::
-
-    [0, N_OPS)                      one counter per OP_KINDS entry
-    N_OPS + 2*p                     element loads of parameter p
-    N_OPS + 2*p + 1                 element stores of parameter p
-    [N_OPS + 2*P, +ERROR_SLOTS)     error: kind, parameter, line, ndim, index[0..3]
+They fill the int64 ``counts`` array laid out in ``abi``.
 
 Hot-path code (bounds checks, counters) is emitted inline by the compiler, never
 through these helpers: passing an array to an njit function costs an atomic NRT
 incref/decref pair per call, which made a counted ReLU ~10x slower. The helpers that
 take the ``counts`` array run once per call (``flush``) or on the way out of a faulting
-loop (``fail``). The float16 helpers take and return scalars only.
+loop (``fail``). The float16 helpers and ``int_div_by_zero`` take scalars only.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload, register_jitable
 
-from .abi import (ERR_NONE, ERR_OUT_OF_BOUNDS, ERR_STEP_LIMIT,  # noqa: F401
-                       ERROR_SLOTS, N_OPS, n_slots)
+from .abi import ERROR_SLOTS
 
 _JIT = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True)
 
+# ``flush`` and ``fail`` are registered as overloads rather than jitted dispatchers: a
+# dispatcher called from jitted code is specialised on the *literal* types of its
+# arguments, so every fault site (its kind, line and constant indices as literals) made
+# a new specialisation, each compiled and added to a cache index in this package's
+# __pycache__ that every later lookup re-read. Overloads are typed with plain int64 and
+# compiled into the caller (and its cache) once per signature.
 
-@njit(**_JIT)
+
+@register_jitable(error_model="numpy", boundscheck=False)
 def flush(counts, counters):
     """Copy the counting function's local counters (a tuple) into ``counts``."""
     for k in range(len(counters)):
         counts[k] = counters[k]
 
 
-@njit(**_JIT)
+@register_jitable(error_model="numpy", boundscheck=False)
 def fail(counts, counters, kind, param, line, ndim, i0, i1, i2, i3):
     """Flush the counters and record a fault in the error slots at the tail of ``counts``."""
     flush(counts, counters)
@@ -95,3 +96,21 @@ def float_to_half(x):
     if e >= 31:
         return np.uint16(sign | 0x7C00)
     return np.uint16(sign | (e << 10) | (m - 1024))
+
+
+def int_div_by_zero(a, b) -> bool:
+    """Whether ``a // b`` or ``a % b`` would divide integers by zero (a fault, as in C++).
+
+    In compiled code the operand types decide at compile time: for a float operand this
+    is the constant False (IEEE gives inf or nan), so the check costs nothing there.
+    """
+    ints = (bool, int, np.integer, np.bool_)
+    return isinstance(a, ints) and isinstance(b, ints) and b == 0
+
+
+@overload(int_div_by_zero)
+def _int_div_by_zero(a, b):
+    ints = (types.Integer, types.Boolean)
+    if isinstance(a, ints) and isinstance(b, ints):
+        return lambda a, b: b == 0
+    return lambda a, b: False
