@@ -1,13 +1,20 @@
 """Errors a user can cause. Each carries one line that names what went wrong and where.
 
-The command line prints ``str(error)`` and exits non-zero; no traceback reaches the user.
+The command line prints ``str(error)`` and exits with the class's code; no traceback
+reaches the user. Exit codes (README): 0 the output is correct (or unchecked), 1 the output
+is wrong, 2 a usage or input error (an option, a preset, a kernel that does not load),
+3 the kernel did something the hardware forbids or did not finish, 4 an internal error of
+the simulator, 130 interrupted.
 """
+
+EXIT_OK, EXIT_WRONG_OUTPUT, EXIT_USAGE, EXIT_KERNEL_FAULT, EXIT_INTERNAL = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
 
 
 class SimError(Exception):
     """Base class: a problem with the user's input, reported in one line."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class ConfigError(SimError):
@@ -25,7 +32,7 @@ class KernelFault(SimError):
     a kernel that does not finish.
     """
 
-    exit_code = 3
+    exit_code = EXIT_KERNEL_FAULT
 
 
 class SimulationLimit(KernelFault):

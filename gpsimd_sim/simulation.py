@@ -21,6 +21,7 @@ from .frontend import load
 from .functional.executor import FunctionalResult, run_functional
 from .functional.inputs import TensorInput, build_args, check_array
 from .functional.plan import ExecPlan
+from .isolation import DEFAULT_MEMORY_BYTES, call_in_worker, run_in_child
 from .report import analysis
 from .timing.engine import TimingResult, simulate_timing
 from .timing.kinds import CATEGORIES, Tally
@@ -59,6 +60,8 @@ class RunOptions:
     timeout_s: float | None = 600.0
     core_order: list[int] | None = None
     timeline: bool = False
+    isolate: bool = True          # run a Python kernel's functional stage in a child process
+    max_memory_bytes: int | None = DEFAULT_MEMORY_BYTES
 
 
 @dataclass
@@ -193,7 +196,27 @@ _FUNCTIONAL_CACHE: OrderedDict = OrderedDict()
 _FUNCTIONAL_CACHE_SIZE = 32
 
 
-def _functional_cached(kernel, args, plan: ExecPlan, rtol, atol) -> FunctionalResult:
+def _functional(kernel, args, plan: ExecPlan, rtol, atol, options: RunOptions
+                ) -> FunctionalResult:
+    """The functional stage, for a Python kernel in a child process (``isolation.py``):
+    whatever the kernel does (exit, hang, take all memory, print), the simulator lives on.
+    A C++ kernel already runs in a process of its own."""
+    if not options.isolate or kernel.language != "python":
+        return run_functional(kernel, args, plan, rtol, atol)
+    # numba imported once here, not once per child: later children inherit it by fork
+    import numba  # noqa: F401, PLC0415
+    # the child's own SIGALRM limit names the kernel's line; the parent's is the backstop
+    backstop = None if plan.timeout_s is None else plan.timeout_s + min(10.0, 1.0 + plan.timeout_s)
+    # a kernel file runs in the long-lived worker; a function of this process in a fork
+    call = call_in_worker if kernel.module is not None else run_in_child
+    result, printed = call(run_functional, kernel, args, plan, rtol, atol, what=kernel.path,
+                           timeout_s=backstop, memory_bytes=options.max_memory_bytes)
+    if printed:
+        result.printed = (result.printed or "") + printed
+    return result
+
+
+def _functional_cached(kernel, args, plan: ExecPlan, rtol, atol, options) -> FunctionalResult:
     """The functional stage, reused when nothing it depends on changed.
 
     What a kernel does does not depend on timing parameters, so calibration and sweeps over
@@ -213,7 +236,7 @@ def _functional_cached(kernel, args, plan: ExecPlan, rtol, atol) -> FunctionalRe
     if hit is not None:
         _FUNCTIONAL_CACHE.move_to_end(key)
         return hit
-    result = run_functional(kernel, args, plan, rtol, atol)
+    result = _functional(kernel, args, plan, rtol, atol, options)
     _FUNCTIONAL_CACHE[key] = result
     if len(_FUNCTIONAL_CACHE) > _FUNCTIONAL_CACHE_SIZE:
         _FUNCTIONAL_CACHE.popitem(last=False)
@@ -232,7 +255,7 @@ def simulate_loaded(kernel, args: list, config: HardwareConfig, provenance: dict
         config, cores, buffer_size=options.buffer_size,
         limits=Limits(options.max_steps, options.max_iterations), timeout_s=options.timeout_s,
         core_order=tuple(options.core_order) if options.core_order else None)
-    functional = _functional_cached(kernel, args, plan, options.rtol, options.atol)
+    functional = _functional_cached(kernel, args, plan, options.rtol, options.atol, options)
     timing = simulate_timing(functional.traces, config, record_timeline=options.timeline)
     if not np.isfinite(timing.simulated_ns):
         raise SimulationLimit(f"{kernel.path}: the simulated time is not finite "

@@ -74,12 +74,25 @@ def test_cycles_are_simulated_time_times_the_clock(capsys):
     assert result["cycles"] == result["simulated_ns"] * clock_hz / 1e9
 
 
-def test_out_flag_writes_the_same_json_to_a_file(capsys, tmp_path):
-    out = tmp_path / "result.json"
+def test_out_folder_holds_the_result_the_configuration_the_summary_and_the_trace(capsys,
+                                                                                 tmp_path):
+    out = tmp_path / "run1"
     printed = run_json(capsys, TCM, "--shape", "3x5", "--out", out)
-    written = json.loads(out.read_text())
-    assert written["simulated_ns"] == printed["simulated_ns"]
-    assert written["config"] == printed["config"]
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "result.json",
+                                                     "summary.txt", "trace.json"]
+    written = json.loads((out / "result.json").read_text())
+    assert {k: v for k, v in written.items() if k != "wall_s"} == \
+        {k: v for k, v in printed.items() if k != "wall_s"}
+    assert json.loads((out / "config.json").read_text()) == printed["config"]
+    assert "simulated time" in (out / "summary.txt").read_text()
+    assert json.loads((out / "trace.json").read_text())["traceEvents"]
+
+
+def test_out_folder_is_replaced_whole_by_a_second_run(capsys, tmp_path):
+    out = tmp_path / "run1"
+    run_json(capsys, TCM, "--shape", "3x5", "--out", out)
+    second = run_json(capsys, TCM, "--shape", "4x5", "--out", out)
+    assert json.loads((out / "result.json").read_text())["shape"] == second["shape"] == [4, 5]
 
 
 def test_summary_reports_time_cycles_busy_dma_elements_tcm_and_correctness(capsys):

@@ -1,14 +1,19 @@
-"""The ``python -m gpsimd_sim`` command line.
+"""The ``gpsimd-sim`` (``python -m gpsimd_sim``) command line.
 
-Every user error ends in one line on stderr and a non-zero exit, never a traceback.
-Subcommands live one per module here; each has ``add_parser(subparsers)``.
+Every user error ends in one line on stderr and a non-zero exit, never a traceback; the
+exit codes are in ``errors.py`` and the README. Subcommands live one per module here; each
+has ``add_parser(subparsers)``. ``GPSIMD_SIM_DEBUG=1`` shows the traceback of an internal
+error.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from ..errors import SimError
+import os
+
+from .. import __version__
+from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, SimError
 from . import calibrate, mlp, run, sweep, validate
 
 COMMANDS = [run, mlp, calibrate, validate, sweep]
@@ -18,21 +23,27 @@ class Parser(argparse.ArgumentParser):
     """argparse that reports a bad option in one line (no usage block) and exits 2."""
 
     def error(self, message: str):
-        # a subcommand's prog is "gpsimd_sim run": every error line starts "gpsimd_sim: error:"
-        root, _, command = self.prog.partition(" ")
+        # a subcommand's prog is "gpsimd-sim run": every error line starts "gpsimd_sim: error:"
+        _, _, command = self.prog.partition(" ")
         where = f"{command}: " if command else ""
-        self.exit(2, f"{root}: error: {where}{message}\n")
+        self.exit(EXIT_USAGE, f"gpsimd_sim: error: {where}{message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="gpsimd_sim",
+    parser = Parser(prog="gpsimd-sim",
                     description="Cycle-approximate simulator of the Trainium/Inferentia2 "
-                                "GPSIMD engine")
+                                "GPSIMD engine (also: python -m gpsimd_sim)")
+    parser.add_argument("--version", action="version", version=f"gpsimd-sim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     for command in COMMANDS:
         command.add_parser(sub)
     return parser
+
+
+def _error(message: str) -> None:
+    # one line even when a kernel's own exception message spans several
+    print(f"gpsimd_sim: error: {' '.join(str(message).splitlines())}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,15 +52,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except SimError as exc:
-        # one line even when a kernel's own exception message spans several
-        print(f"gpsimd_sim: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)
+        _error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         print("gpsimd_sim: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
+        return EXIT_INTERRUPTED
     except OSError as exc:  # writing --out, --trace or the fitted preset, reading a file
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"gpsimd_sim: error: {where}{exc.strerror or exc}", file=sys.stderr)
-        return 2
+        _error(f"{where}{exc.strerror or exc}")
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: one line, and how to see more
+        if os.environ.get("GPSIMD_SIM_DEBUG"):
+            raise
+        _error(f"internal error: {type(exc).__name__}: {exc} (please report it; "
+               "GPSIMD_SIM_DEBUG=1 shows the traceback)")
+        return EXIT_INTERNAL

@@ -37,6 +37,16 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+MAX_TIMEOUT_S = 1e6   # about 11 days: anything longer is a typo, and overflows timers
+
+
+def timeout_seconds(text: str) -> float:
+    value = positive_float(text)
+    if value > MAX_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(f"{text!r}: at most {MAX_TIMEOUT_S:g} seconds")
+    return value
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)

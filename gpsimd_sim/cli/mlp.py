@@ -5,8 +5,9 @@ import argparse
 from dataclasses import replace
 
 from ..config.presets import load_config
-from ..report.output import to_json, write_atomic
-from ..report.trace import model_trace, write_trace
+from ..errors import EXIT_OK, EXIT_WRONG_OUTPUT
+from ..report.trace import model_trace
+from .deliver import add_output_options, deliver, guard, warn
 from ..workload.run import format_model, load_model, run_model
 from .common import add_hardware_options, add_kernel_options, positive_int
 
@@ -15,17 +16,15 @@ HELP = "estimate the tutorial MLP's inference throughput with a ReLU kernel of y
 
 def add_parser(sub) -> None:
     p = sub.add_parser("mlp", help=HELP, description=HELP)
-    p.add_argument("--kernel", default="kernels/relu_tcm.py", help="ReLU kernel file")
+    p.add_argument("--kernel", default="kernels/relu_tcm.py",
+                   help="the custom operator's kernel file, .py or .cpp (default "
+                        "kernels/relu_tcm.py, the tutorial's TCM kernel)")
     p.add_argument("--model", default="models/mlp.py", help="model file (default models/mlp.py)")
     p.add_argument("--batch", type=positive_int, default=None,
                    help="batch size (default: the model's protocol, 32)")
     add_kernel_options(p)
     add_hardware_options(p)
-    p.add_argument("--json", action="store_true", help="print exactly one JSON object")
-    p.add_argument("--out", metavar="FILE", help="also write the JSON result to FILE (atomically)")
-    p.add_argument("--trace", metavar="FILE.json",
-                   help="write one iteration's timeline (Chrome trace-event JSON for "
-                        "ui.perfetto.dev or chrome://tracing; see docs/tracing.md)")
+    add_output_options(p)
     p.set_defaults(handler=main)
 
 
@@ -36,15 +35,21 @@ def simulate(args: argparse.Namespace):
         protocol = replace(protocol, batch=args.batch)
     return run_model(model, protocol, args.kernel, config, provenance, cores=args.cores,
                      buffer_size=args.buffer_size, seed=args.seed,
-                     timeline=bool(getattr(args, "trace", None)))
+                     timeline=bool(getattr(args, "trace_wanted", False)))
 
 
 def main(args: argparse.Namespace) -> int:
+    files = {"kernel file": args.kernel, "model file": args.model}
+    if args.preset.endswith(".toml") or "/" in args.preset:
+        files["preset"] = args.preset
+    guard(args, files)
+    args.trace_wanted = bool(args.trace or args.out)
     result = simulate(args)
     d = result.to_dict()
-    if args.out:
-        write_atomic(args.out, to_json(d))
-    if args.trace:
-        write_trace(args.trace, model_trace(result))
-    print(to_json(d), end="") if args.json else print(format_model(d))
-    return 0 if d["correct"] else 1
+    deliver(args, d, format_model(d), lambda: model_trace(result))
+    if not d.get("checked", True):
+        warn(f"{d['kernel']}: the model's output was not checked (the kernel has no "
+             "reference)")
+    if d["config"].get("caveat"):
+        warn(f"preset {d['config']['preset']}: {d['config']['caveat']}")
+    return EXIT_WRONG_OUTPUT if d["correct"] is False else EXIT_OK

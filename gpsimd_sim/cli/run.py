@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from ..errors import ConfigError
+from ..errors import EXIT_OK, EXIT_WRONG_OUTPUT, ConfigError
 from ..functional.inputs import parse_input, parse_scalar
-from ..report.output import to_json, write_atomic
 from ..report.summary import format_run
-from ..report.trace import run_trace, write_trace
+from ..report.trace import run_trace
 from ..simulation import RunOptions, run
-from .common import (add_hardware_options, add_kernel_options, non_negative_float,
+from .deliver import add_output_options, deliver, guard, warn
+from .common import (timeout_seconds, add_hardware_options, add_kernel_options, non_negative_float,
                      parse_shape, positive_float, positive_int)
 
 HELP = "simulate one kernel file on the modelled GPSIMD engine"
@@ -43,18 +42,14 @@ def add_parser(sub) -> None:
                    help="absolute tolerance of the output check (default: by dtype)")
     add_kernel_options(p)
     add_hardware_options(p)
-    p.add_argument("--json", action="store_true", help="print exactly one JSON object")
-    p.add_argument("--out", metavar="FILE", help="also write the JSON result to FILE (atomically)")
-    p.add_argument("--trace", metavar="FILE.json",
-                   help="write a timeline (Chrome trace-event JSON: open it in ui.perfetto.dev "
-                        "or chrome://tracing; see docs/tracing.md)")
+    add_output_options(p)
     p.add_argument("--max-steps", type=positive_int, default=RunOptions.max_steps,
                    help="API calls per core before the kernel is declared non-terminating")
     p.add_argument("--max-iterations", type=positive_int, default=RunOptions.max_iterations,
                    help="compiled-loop iterations per core before the same")
     p.add_argument("--max-cycles", type=positive_float, default=None,
                    help="fail if the simulated run exceeds this many cycles")
-    p.add_argument("--timeout", type=positive_float, default=RunOptions.timeout_s,
+    p.add_argument("--timeout", type=timeout_seconds, default=RunOptions.timeout_s,
                    help="wall-time limit of the functional stage in seconds (default 600)")
     p.set_defaults(handler=main)
 
@@ -76,15 +71,27 @@ def options_from(args: argparse.Namespace) -> RunOptions:
                       timeline=bool(getattr(args, "trace", None)))
 
 
+def inputs_of(args: argparse.Namespace) -> dict:
+    """Every file the command reads: no output may replace one of them."""
+    files = {"kernel file": args.kernel}
+    if args.preset.endswith(".toml") or "/" in args.preset:
+        files["preset"] = args.preset
+    for text in args.inputs:
+        name, _, spec = text.partition("=")
+        if spec.endswith(".npy"):
+            files[f"input {name}"] = spec
+    return files
+
+
 def main(args: argparse.Namespace) -> int:
-    result = run(options_from(args))
+    options = options_from(args)
+    guard(args, inputs_of(args))
+    options.timeline = bool(args.trace or args.out)
+    result = run(options)
     d = result.to_dict()
-    if args.out:
-        write_atomic(args.out, to_json(d))
-    if args.trace:
-        write_trace(args.trace, run_trace(result))
-    print(to_json(d), end="") if args.json else print(format_run(d))
+    deliver(args, d, format_run(d), lambda: run_trace(result))
     if d["correct"] is None:
-        print(f"gpsimd_sim: warning: {d['kernel']}: the output was not checked (the kernel has "
-              "no reference)", file=sys.stderr)
-    return 1 if d["correct"] is False else 0
+        warn(f"{d['kernel']}: the output was not checked (the kernel has no reference)")
+    if d.get("caveat"):
+        warn(f"preset {result.config.name}: {d['caveat']}")
+    return EXIT_WRONG_OUTPUT if d["correct"] is False else EXIT_OK

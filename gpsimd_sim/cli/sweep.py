@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import (add_hardware_options, check, non_negative_int, parse_shape,
+from .common import (timeout_seconds, add_hardware_options, check, non_negative_int, parse_shape,
                      positive_float, positive_int)
 
 HELP = "run a kernel (or the MLP) over buffer sizes, core counts and preset parameters"
@@ -39,7 +39,7 @@ def add_parser(sub) -> None:
                    help="local worker processes (default: all cores)")
     p.add_argument("--dask", metavar="ADDRESS",
                    help="run the points on this Dask scheduler, e.g. tcp://scheduler:8786")
-    p.add_argument("--timeout", type=positive_float, default=600.0,
+    p.add_argument("--timeout", type=timeout_seconds, default=600.0,
                    help="wall-time limit of one point's functional stage in seconds (default 600)")
     p.set_defaults(handler=main)
 

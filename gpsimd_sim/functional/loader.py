@@ -73,6 +73,13 @@ class PythonKernel:
                                       self.fn.__defaults__, self.fn.__closure__)
         return _instance(self, int(buffer_size))
 
+    def __reduce__(self):
+        # sent to the functional worker (isolation.py) as a reference: the worker loads the
+        # file itself; a kernel defined in this process alone cannot be sent
+        if self.module is None:
+            raise TypeError(f"kernel {self.name} is a function of this process")
+        return (_reload, (self.path, self.source_hash))
+
     def execute(self, args: list, plan: ExecPlan, out_shape, out_dtype) -> Execution:
         """Run the kernel on every core of ``plan``; inputs are not modified."""
         fn = self.entry(plan.buffer_size)
@@ -98,9 +105,12 @@ class PythonKernel:
                 except RecursionError:
                     raise KernelFault(f"{self.path}: core {core}: kernel recursed too "
                                       "deeply") from None
-                except Exception as exc:  # noqa: BLE001 - the user's kernel raised: report it
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:  # noqa: BLE001 - sys.exit, GeneratorExit too
                     line = user_line(exc.__traceback__, self.filename)
-                    raise KernelFault(f"{self.path}:{line}: core {core}: kernel raised "
+                    what = "called sys.exit" if isinstance(exc, SystemExit) else "raised"
+                    raise KernelFault(f"{self.path}:{line}: core {core}: kernel {what} "
                                       f"{type(exc).__name__}: {exc}") from None
                 finally:
                     runtime.activate(None)
@@ -217,6 +227,14 @@ def load_kernel(path: str) -> PythonKernel:
                           getattr(module, "BUFFER_SIZE", None), digest, _params(path, fn))
     _cache[key] = loaded
     return loaded
+
+
+def _reload(path: str, source_hash: str) -> PythonKernel:
+    """The kernel a reference names, loaded in this process; the file must be unchanged."""
+    kernel = load_kernel(path)
+    if kernel.source_hash != source_hash:
+        raise KernelLoadError(f"{path}: the kernel file changed while the simulator ran")
+    return kernel
 
 
 def kernel_from_function(fn) -> PythonKernel:
