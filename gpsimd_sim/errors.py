@@ -37,3 +37,12 @@ class KernelFault(SimError):
 
 class SimulationLimit(KernelFault):
     """The kernel exceeded a step, iteration, cycle or wall-time limit."""
+
+    deterministic = True   # the same inputs give the same outcome
+
+
+class WallTimeLimit(SimulationLimit):
+    """The wall-time limit (--timeout) ran out: an outcome that depends on the machine's
+    load, so a sweep reruns such a point on resume instead of keeping it."""
+
+    deterministic = False

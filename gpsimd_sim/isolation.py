@@ -24,9 +24,10 @@ import signal
 import struct
 import sys
 import tempfile
+import threading
 import time
 
-from .errors import KernelFault, SimError, SimulationLimit
+from .errors import KernelFault, SimError, SimulationLimit, WallTimeLimit
 
 DEFAULT_MEMORY_BYTES = 8 << 30   # address space a kernel run may take (--max-memory)
 _HEADER = struct.Struct("<Q")
@@ -105,6 +106,7 @@ class Worker:
 
     def __init__(self, memory_bytes: int | None = DEFAULT_MEMORY_BYTES):
         self.memory_bytes = memory_bytes
+        self.owner = os.getpid()   # a forked copy of this object is not this process's
         req_r, self.req_w = os.pipe()
         self.resp_r, resp_w = os.pipe()
         capture = tempfile.NamedTemporaryFile(prefix="gpsimd_sim_out_", delete=False)
@@ -151,6 +153,14 @@ class Worker:
             raise value
         return value, printed
 
+    def abandon(self) -> None:
+        """Let go of a worker this process inherited: close our copies of its pipes only."""
+        for fd in (self.req_w, self.resp_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
     def close(self) -> None:
         for fd in (self.req_w, self.resp_r):
             try:
@@ -165,14 +175,24 @@ class Worker:
 
 
 _worker: Worker | None = None
+_worker_lock = threading.Lock()   # one request at a time (a Dask worker runs threads)
 
 
 def call_in_worker(fn, *args, what: str, timeout_s: float | None = None,
                    memory_bytes: int | None = DEFAULT_MEMORY_BYTES, **kwargs):
     """``fn(*args)`` in this process's worker, started (or replaced) as needed."""
+    with _worker_lock:
+        return _call_in_worker(fn, *args, what=what, timeout_s=timeout_s,
+                               memory_bytes=memory_bytes, **kwargs)
+
+
+def _call_in_worker(fn, *args, what, timeout_s, memory_bytes, **kwargs):
     global _worker
+    if _worker is not None and _worker.owner != os.getpid():
+        _worker.abandon()       # inherited through a fork: the parent's worker, not ours
+        _worker = None
     if _worker is not None and (_worker.memory_bytes != memory_bytes
-                                or _worker.pid == os.getpid() or not _alive(_worker.pid)):
+                                or not _alive(_worker.pid)):
         _worker.close()
         _worker = None
     if _worker is None:
@@ -193,7 +213,8 @@ def shutdown_worker() -> None:
     """Stop this process's worker (also done at exit)."""
     global _worker
     if _worker is not None:
-        _worker.close()
+        if _worker.owner == os.getpid():
+            _worker.close()
         _worker = None
 
 
@@ -270,7 +291,7 @@ def _receive(fd: int, pid: int, timeout_s: float | None, what: str) -> bytes:
         ready, _, _ = select.select([fd], [], [], wait)
         if not ready:
             os.kill(pid, signal.SIGKILL)
-            raise SimulationLimit(f"{what}: the kernel did not finish within {timeout_s:g} s of "
+            raise WallTimeLimit(f"{what}: the kernel did not finish within {timeout_s:g} s of "
                                   "wall time (--timeout)")
         chunk = os.read(fd, 1 << 20)
         if not chunk:

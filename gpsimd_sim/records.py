@@ -120,6 +120,36 @@ RECORD_KINDS = (Compute, ElementRun, Dma, StreamTransfer, StreamAccess, Fill, Te
                 Alloc, Free)
 
 
+_KIND_INDEX = {kind: i for i, kind in enumerate(RECORD_KINDS)}
+
+
+def _pack(records: list) -> list:
+    """Records as plain tuples (kind index first): pickling tuples is several times faster
+    than pickling objects, and records cross a process boundary (isolation.py)."""
+    index = _KIND_INDEX
+    out = []
+    for r in records:
+        cls = type(r)
+        if cls is Compute:  # its ops dict as a tuple in OP_CLASSES order
+            ops = r.ops
+            out.append((0, tuple(ops.get(k, 0) for k in OP_CLASSES), r.tcm_loads,
+                        r.tcm_stores, r.elem_bytes, r.name, r.line, r.vectorisable))
+        else:
+            out.append((index[cls],) + tuple(getattr(r, f) for f in cls.__slots__))
+    return out
+
+
+def _unpack(core, packed, tcm_peak_bytes, malloc_failures, steps, source) -> "CoreTrace":
+    kinds = RECORD_KINDS
+    records = []
+    for t in packed:
+        if t[0] == 0:
+            records.append(Compute(dict(zip(OP_CLASSES, t[1])), *t[2:]))
+        else:
+            records.append(kinds[t[0]](*t[1:]))
+    return CoreTrace(core, records, tcm_peak_bytes, malloc_failures, steps, source)
+
+
 @dataclass
 class CoreTrace:
     """Everything one core did, and the tallies the reports need."""
@@ -129,3 +159,7 @@ class CoreTrace:
     malloc_failures: int = 0
     steps: int = 0
     source: str = ""     # the kernel file the records' lines refer to
+
+    def __reduce__(self):
+        return (_unpack, (self.core, _pack(self.records), self.tcm_peak_bytes,
+                          self.malloc_failures, self.steps, self.source))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 from contextlib import contextmanager
 
-from .errors import SimulationLimit
+from .errors import WallTimeLimit
 
 _armed = False  # is a wall limit running in this process?
 
@@ -26,7 +26,7 @@ def wall_limit(seconds: float | None, path: str):
         # Re-arm first: an exception raised while a finaliser or gc callback runs is
         # swallowed by Python, and the next alarm must then try again.
         signal.setitimer(signal.ITIMER_REAL, 0.05)
-        raise SimulationLimit(f"{path}: the kernel did not finish within {seconds:g} s of "
+        raise WallTimeLimit(f"{path}: the kernel did not finish within {seconds:g} s of "
                               "wall time (--timeout)")
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)

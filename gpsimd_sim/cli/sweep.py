@@ -3,9 +3,13 @@ swept preset parameters, with results.csv/json and plots in ``--out``."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
+from ..errors import EXIT_OK, EXIT_WRONG_OUTPUT
+from ..report.output import OutputGuard, to_json
+from .deliver import emit
 from .common import (timeout_seconds, add_hardware_options, check, non_negative_int, parse_shape,
                      positive_float, positive_int)
 
@@ -41,6 +45,9 @@ def add_parser(sub) -> None:
                    help="run the points on this Dask scheduler, e.g. tcp://scheduler:8786")
     p.add_argument("--timeout", type=timeout_seconds, default=600.0,
                    help="wall-time limit of one point's functional stage in seconds (default 600)")
+    p.add_argument("--json", action="store_true",
+                   help="print the sweep (settings, every row, files) as one JSON document "
+                        "with schema_version")
     p.set_defaults(handler=main)
 
 
@@ -55,6 +62,19 @@ def main(args: argparse.Namespace) -> int:
     for note in spec.notes:
         print(f"gpsimd_sim: note: {note}", file=sys.stderr)
     out = args.out or f"sweep_{Path(args.kernel).stem}{'_mlp' if args.mlp else ''}"
-    outcome = run_sweep(spec, out, jobs=args.jobs, dask=args.dask)
-    print(format_outcome(outcome))
-    return 1 if outcome.failed else 0
+    guard = OutputGuard()
+    guard.input("kernel file", args.kernel)
+    guard.input("model file", args.model if args.mlp else None)
+    guard.output("--out", out, folder=True, markers=("results.json", ".lock"))
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        outcome = run_sweep(spec, out, jobs=args.jobs, dask=args.dask)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    emit(to_json(outcome.to_dict()) if args.json else format_outcome(outcome) + "\n")
+    return EXIT_WRONG_OUTPUT if outcome.failed else EXIT_OK
+
+
+def _terminate(signum, frame):
+    # SIGTERM ends a sweep as Ctrl-C does: finished rows saved, workers and plots stopped
+    raise KeyboardInterrupt

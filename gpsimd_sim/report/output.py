@@ -80,7 +80,8 @@ class OutputGuard:
         if path is not None and not callable(path):
             self.inputs.append((label, Path(str(path))))
 
-    def output(self, label: str, path, folder: bool = False) -> None:
+    def output(self, label: str, path, folder: bool = False,
+               markers: tuple[str, ...] = (RESULT_MARKER,)) -> None:
         if path is None:
             return
         p = Path(path)
@@ -95,7 +96,7 @@ class OutputGuard:
         if folder:
             if p.exists() and not p.is_dir():
                 raise ConfigError(f"{label} {path}: exists and is not a folder")
-            if p.is_dir() and any(p.iterdir()) and not (p / RESULT_MARKER).exists():
+            if p.is_dir() and any(p.iterdir()) and not any((p / m).exists() for m in markers):
                 raise ConfigError(f"{label} {path}: the folder holds files that are not a "
                                   "gpsimd_sim result; choose an empty or new folder")
         else:

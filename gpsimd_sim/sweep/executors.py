@@ -9,12 +9,12 @@ import gc
 import multiprocessing
 import os
 import signal
-from functools import partial
+import multiprocessing.connection
 from typing import Iterator
 
 from ..errors import ConfigError
 from .grid import Point, SweepSpec
-from .point import run_point, run_point_serialised
+from .point import failed_row, run_point
 
 
 def default_jobs() -> int:
@@ -30,10 +30,14 @@ def run_serial(spec: SweepSpec, points: list[Point]) -> Iterator[dict]:
         yield run_point(spec, point)
 
 
-def _ignore_sigint() -> None:
+def _worker_init() -> None:
     # Ctrl-C reaches the whole process group; only the parent handles it (it saves the
-    # finished rows and stops the pool), so workers do not print tracebacks of their own.
+    # finished rows and stops the pool), so workers do not print tracebacks of their own;
+    # and a worker dies with the sweep, whatever killed it (no orphans after SIGKILL).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    from ..isolation import _die_with_parent
+    _die_with_parent()
 
 
 def _run_group(spec: SweepSpec, points: list[Point]) -> list[dict]:
@@ -71,17 +75,83 @@ def run_local(spec: SweepSpec, points: list[Point], jobs: int) -> Iterator[dict]
     # Move everything alive now out of the collector's reach: a forked worker then never
     # writes to the pages it shares with this process just to update GC bookkeeping.
     gc.freeze()
+    yield from _pool_rows(spec, work, min(jobs, len(work)))
+
+
+def _pool_rows(spec: SweepSpec, work: list[list[Point]], jobs: int) -> Iterator[dict]:
+    """Groups of points on ``jobs`` forked workers, rows as they finish.
+
+    Each worker runs one group at a time, so a worker that dies (killed, out of memory)
+    fails exactly the points it was running, each with that reason, and is replaced.
+    Leaving early (Ctrl-C, SIGTERM, an error while saving) kills the workers at once.
+    """
     ctx = multiprocessing.get_context("fork")
-    pool = ctx.Pool(min(jobs, len(work)), initializer=_ignore_sigint)
+    pending = list(reversed(work))
+    workers: dict = {}       # connection -> (process, group it runs or None)
+
+    def start():
+        mine, theirs = ctx.Pipe()
+        proc = ctx.Process(target=_serve_groups, args=(theirs, spec), daemon=True)
+        proc.start()
+        theirs.close()
+        workers[mine] = (proc, None)
+
+    def assign(conn):
+        proc, _ = workers[conn]
+        if pending:
+            group = pending.pop()
+            conn.send(group)
+            workers[conn] = (proc, group)
+        else:
+            conn.send(None)
+            workers.pop(conn)
+            proc.join()
+
     try:
-        # one group per message: points differ a lot in cost (buffer 64 costs 10x buffer
-        # 4096), so fine grains balance better, and rows still arrive as they finish.
-        for rows in pool.imap_unordered(partial(_run_group, spec), work, chunksize=1):
-            yield from rows
-        pool.close()
+        for _ in range(min(jobs, len(pending))):
+            start()
+        for conn in list(workers):
+            assign(conn)
+        while workers:
+            for conn in multiprocessing.connection.wait(list(workers)):
+                proc, group = workers[conn]
+                try:
+                    rows = conn.recv()
+                except (EOFError, OSError):
+                    proc.join()
+                    why = (f"killed by {_signal_name(-proc.exitcode)}" if proc.exitcode
+                           and proc.exitcode < 0 else f"exit status {proc.exitcode}")
+                    workers.pop(conn)
+                    yield from (failed_row(spec, p, f"the sweep's worker process died while "
+                                           f"running this point ({why})", retry=True)
+                                for p in group or [])
+                    if pending:
+                        start()
+                        assign(next(reversed(list(workers))))
+                    continue
+                yield from rows
+                assign(conn)
     finally:
-        pool.terminate()
-        pool.join()
+        for proc, _ in workers.values():
+            if proc.is_alive():
+                proc.kill()
+            proc.join()
+
+
+def _serve_groups(conn, spec: SweepSpec) -> None:
+    _worker_init()
+    while True:
+        group = conn.recv()
+        if group is None:
+            return
+        conn.send(_run_group(spec, group))
+
+
+def _signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
 
 
 def order_points(points: list[Point], tcm_pool_bytes: int) -> list[Point]:
@@ -127,7 +197,7 @@ def run_dask(spec: SweepSpec, points: list[Point], address: str) -> Iterator[dic
     futures = []
     try:
         client.run(_warm, spec)
-        futures = client.map(run_point_serialised, [spec] * len(points), points, pure=False)
+        futures = client.map(run_point, [spec] * len(points), points, pure=False)
         for future in as_completed(futures):
             yield future.result()
     finally:

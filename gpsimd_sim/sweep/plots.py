@@ -10,17 +10,17 @@ panel title, since their times describe a kernel that did no work.
 """
 from __future__ import annotations
 
+import io
 import itertools
 import math
 import multiprocessing
 import os
 import signal
-import tempfile
 import threading
 from pathlib import Path
 
 from ..errors import SimError
-from ..report.output import _umask
+from ..report.output import write_atomic
 from .grid import SweepSpec
 
 
@@ -172,19 +172,11 @@ def plot_speedup(spec: SweepSpec, rows: list[dict], path: Path) -> Path | None:
 
 
 def _save(plt, fig, path: Path) -> None:
-    """Atomically, like the tables: a temporary file in the same folder, then a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes it private; a plot is not
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=100)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    finally:
-        plt.close(fig)
+    """Atomically, like the tables (``write_atomic``)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    write_atomic(path, buf.getvalue())
 
 
 def _plan(spec: SweepSpec) -> list[tuple]:
@@ -206,6 +198,8 @@ def make_plots(spec: SweepSpec, rows: list[dict], out: Path) -> list[Path]:
 
 def _child(conn, spec: SweepSpec, out: Path) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent handles Ctrl-C
+    from ..isolation import _die_with_parent
+    _die_with_parent()                               # no orphan after SIGKILL of the sweep
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -17,7 +17,7 @@ from .grid import SWEEP_SCHEMA_VERSION, Point, SweepSpec
 # Columns of every row, in table order; the swept preset parameters go after ``cores``.
 HEAD = ["schema_version", "point", "kernel", "mode", "shape", "preset", "seed",
         "buffer_size", "cores"]
-RESULT = ["status", "correct", "tcm_malloc_failed", "tcm_malloc_failures", "simulated_ns",
+RESULT = ["status", "retry", "correct", "tcm_malloc_failed", "tcm_malloc_failures", "simulated_ns",
           "cycles", "iter_per_s", "iteration_ns", "custom_op_share_pct", "bound_ns",
           "bound_resource", "simulated_over_bound", "bound_compute_ns",
           "bound_dma_bandwidth_ns", "bound_element_path_ns", "limiter", "limiter_share_pct",
@@ -107,11 +107,14 @@ def run_point(spec: SweepSpec, point: Point) -> dict:
     try:
         fields = _run_mlp(spec, point, overrides) if spec.mlp else \
             _run_kernel(spec, point, overrides, timeout_s)
-        row.update(fields, status="ok", tcm_malloc_failed=fields["tcm_malloc_failures"] > 0)
+        row.update(fields, status="ok", retry=False,
+                   tcm_malloc_failed=fields["tcm_malloc_failures"] > 0)
     except SimError as exc:
-        row.update(status="failed", error=str(exc))
+        row.update(status="failed", error=str(exc),
+                   retry=not getattr(exc, "deterministic", True))
     except Exception as exc:  # noqa: BLE001 - a simulator bug must not end the whole sweep
-        row.update(status="failed", error=f"internal error: {type(exc).__name__}: {exc}")
+        row.update(status="failed", error=f"internal error: {type(exc).__name__}: {exc}",
+                   retry=True)
     for name, value in point.sets:
         if row[name] is None:        # failed before the configuration resolved
             row[name] = _as_number(value)
@@ -125,11 +128,11 @@ def _as_number(text: str):
         return text
 
 
-_lock = threading.Lock()
-
-
-def run_point_serialised(spec: SweepSpec, point: Point) -> dict:
-    """``run_point`` for thread-pool executors: a kernel run uses process-wide state (the
-    active core, the module's BUFFER_SIZE), so points in one process run one at a time."""
-    with _lock:
-        return run_point(spec, point)
+def failed_row(spec: SweepSpec, point: Point, error: str, retry: bool) -> dict:
+    """A point that did not finish; ``retry``: the outcome depends on the machine (a
+    timeout, a dead worker, an internal error), so a resumed sweep runs it again."""
+    row = _empty_row(spec, point)
+    row.update(status="failed", error=error, retry=retry)
+    for name, value in point.sets:
+        row[name] = _as_number(value)
+    return row

@@ -1,11 +1,15 @@
 """Run a sweep: skip finished points, fan the rest out, save as they finish, then plot."""
 from __future__ import annotations
 
+import fcntl
+import os
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import ConfigError
 from ..config.presets import config_to_dict, load_config
 from .executors import default_jobs, execute, order_points
 from .grid import SweepSpec
@@ -26,7 +30,16 @@ class SweepOutcome:
 
     @property
     def failed(self) -> int:
-        return sum(r["status"] != "ok" for r in self.rows)
+        """Points that did not finish, or whose output was wrong."""
+        return sum(r["status"] != "ok" or r.get("correct") is False for r in self.rows)
+
+    def to_dict(self) -> dict:
+        """The sweep as one JSON document (``sweep --json``)."""
+        from .grid import SWEEP_SCHEMA_VERSION
+        return {"schema_version": SWEEP_SCHEMA_VERSION, "sweep": self.spec.settings(),
+                "points": len(self.rows), "ran": self.ran, "kept": self.kept,
+                "failed": self.failed, "executor": self.executor,
+                "files": [str(f) for f in self.files], "rows": self.rows}
 
 
 def _progress(total: int, initial: int, enabled: bool | None):
@@ -45,6 +58,31 @@ def run_sweep(spec: SweepSpec, out: str | Path, jobs: int | None = None,
     so an interrupted sweep run again resumes where it stopped."""
     start = time.perf_counter()
     config, provenance = load_config(spec.preset, list(spec.overrides))
+    with sweep_lock(Path(out)):
+        return _run_locked(spec, out, jobs, dask, progress, plots, start, config, provenance)
+
+
+@contextmanager
+def sweep_lock(out: Path):
+    """One sweep per output folder at a time: a second one says so instead of racing."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / ".lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+            raise ConfigError(f"--out {out}: another sweep (pid {holder}) is writing there; "
+                              "wait for it to finish or choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)   # closing releases the lock
+
+
+def _run_locked(spec, out, jobs, dask, progress, plots, start, config, provenance):
     store = ResultStore(out, spec, config_to_dict(config, provenance))
     points = spec.points()
     todo = order_points([p for p in points if p.key not in store], config.tcm.tcm_pool_bytes)
@@ -66,8 +104,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, jobs: int | None = None,
     finally:
         rows.close()          # stops the workers if we leave early (Ctrl-C)
         bar.close()
-        if store.dirty:
-            store.save()
+        store.save()          # always: the files are rebuilt from the stored rows
     ordered = store.ordered_rows()
     files = [store.json_path, store.csv_path]
     if drawing:
@@ -87,7 +124,8 @@ def format_outcome(o: SweepOutcome) -> str:
     lines = [f"sweep of {spec.kernel}" + (" in the MLP" if spec.mlp else
                                           f" on {'x'.join(map(str, spec.shape))}")
              + f", preset {spec.preset}: {len(rows)} points ({o.ran} run now, {o.kept} kept "
-             f"from before), {o.failed} failed, {malloc} with tcm_malloc failures; "
+             f"from before), {o.failed} failed (did not finish, or wrong output), {malloc} "
+             f"with tcm_malloc failures; "
              f"{o.wall_s:.1f} s on {o.executor}"]
     if not spec.sweep_sets and len(spec.buffer_sizes) * len(spec.cores) > 1:
         lines.append(_table(spec, rows))
@@ -101,10 +139,13 @@ def format_outcome(o: SweepOutcome) -> str:
         lines.append(f"best: {buffer}, {b['cores']} core{'s' * (b['cores'] > 1)}{sets}: {speed}"
                      f"{_us(b['simulated_ns'])} on GPSIMD (bound {_us(b['bound_ns'])}, "
                      f"{b['bound_resource']}); limited by {b['limiter']}")
-    for r in rows:
-        if r["status"] != "ok":
-            lines.append(f"failed: {r['point']}: {r['error']}")
-            break
+    bad = [r for r in rows if r["status"] != "ok" or r.get("correct") is False]
+    for r in bad[:3]:
+        why = r["error"] if r["status"] != "ok" else "wrong output (max |error| " \
+            f"{r.get('max_abs_error')})"
+        lines.append(f"failed: {r['point']}: {why}")
+    if len(bad) > 3:
+        lines.append(f"... and {len(bad) - 3} more failed points (results.csv has them all)")
     lines.append("wrote " + ", ".join(str(f) for f in o.files))
     return "\n".join(lines)
 

@@ -60,10 +60,19 @@ class ResultStore:
                     f"{key} was {settings.get(key)!r} in"
                 raise ConfigError(f"{where}: {what} that sweep (now {value!r}); to resume, "
                                   "use the same settings, or choose another --out")
+        if not isinstance(rows, list) or not all(
+                isinstance(r, dict) and isinstance(r.get("point"), str) and "status" in r
+                for r in rows):
+            raise ConfigError(f"{where}: damaged (its rows are not sweep rows); delete the "
+                              "file to run the sweep again, or choose another --out")
         self.rows = {row["point"]: row for row in rows}
+        self.dirty = True   # the files are rebuilt from these rows, whatever is on disk
 
     def __contains__(self, key: str) -> bool:
-        return key in self.rows
+        """A point is done when its row holds a deterministic outcome (a timeout, a dead
+        worker or an internal error is run again)."""
+        row = self.rows.get(key)
+        return row is not None and not row.get("retry")
 
     def add(self, row: dict) -> None:
         """Record a finished point and save, at most every ``save_interval_s`` seconds."""
