@@ -181,3 +181,29 @@ def test_a_model_whose_layers_do_not_fit_is_one_line(tmp_path, layers, fragment)
     model.write_text("from gpsimd_sim.workload import CustomOp, Linear, Model\n"
                      f"MODEL = Model('m', 784, [{layers}])\n")
     assert fragment in one_line(cli("mlp", "--model", model), code=2)
+
+
+# -- class 8: trust ------------------------------------------------------------------------
+
+def test_a_cache_folder_others_can_write_is_refused(tmp_path):
+    cache = tmp_path / "cache"
+    (cache / "loops").mkdir(parents=True)
+    (cache / "loops").chmod(0o777)
+    env = dict(os.environ, GPSIMD_SIM_CACHE_DIR=str(cache))
+    proc = subprocess.run([sys.executable, "-m", "gpsimd_sim", "run", "kernels/relu_tcm.py",
+                           "--shape", "4"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env=env)
+    message = one_line(proc)
+    assert "writable by others" in message and str(cache / "loops") in message
+
+
+def test_generated_loop_sources_are_readable_only_by_their_owner(tmp_path):
+    cache = tmp_path / "cache"
+    env = dict(os.environ, GPSIMD_SIM_CACHE_DIR=str(cache))
+    proc = subprocess.run([sys.executable, "-m", "gpsimd_sim", "run", "kernels/relu_tcm.py",
+                           "--shape", "4"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    sources = list((cache / "loops").glob("*.py"))
+    assert sources and all(p.stat().st_mode & 0o077 == 0 for p in sources)
+    assert (cache / "loops").stat().st_mode & 0o077 == 0

@@ -38,6 +38,19 @@ def cache_dir() -> Path:
     return base / "loops"
 
 
+def private_dir(path: Path) -> Path:
+    """Make ``path`` (owner-only) and refuse it if someone else could write into it: the
+    simulator imports the code it finds there."""
+    from ..errors import KernelLoadError
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = path.stat()
+    if st.st_uid != os.getuid() or st.st_mode & 0o022:
+        raise KernelLoadError(f"{path}: the cache folder is writable by others or not yours, "
+                              "and gpsimd_sim imports code from it: run `chmod go-w` on it "
+                              "or set GPSIMD_SIM_CACHE_DIR to a folder of your own")
+    return path
+
+
 def write_once(path: Path, text: str) -> None:
     """Create ``path`` with ``text`` atomically, leaving an existing identical file alone.
 
@@ -53,12 +66,11 @@ def write_once(path: Path, text: str) -> None:
         existing = ""
     if existing == text:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)         # mkstemp makes it private; other users may share the cache
+            f.write(text)             # mkstemp made it 0600: readable only by its owner
         if existing is None:
             try:
                 os.link(tmp, path)
@@ -105,6 +117,6 @@ def jit_file(path: Path, func_name: str):
 def build(loop_name: str, text: str, func_name: str) -> tuple[object, Path]:
     """Write ``text`` to the cache (once) and return its function's dispatcher and path."""
     digest = hashlib.sha256(text.encode()).hexdigest()[:20]
-    path = cache_dir() / f"{loop_name}_{digest}.py"
+    path = private_dir(cache_dir()) / f"{loop_name}_{digest}.py"
     write_once(path, text)
     return jit_file(path, func_name), path
