@@ -124,7 +124,7 @@ class RunResult:
             "buffer_size": self.buffer_size,
             "caveat": cfg.caveat or None,
             "simulated_ns": t.simulated_ns,
-            "cycles": t.simulated_ns * cfg.core.clock_hz / 1e9,
+            "cycles": round(t.simulated_ns * cfg.core.clock_hz / 1e9),
             "correct": None if f.correct is None else bool(f.correct),
             "checked": check.checked,
             "max_abs_error": f.max_abs_error,

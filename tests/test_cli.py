@@ -68,10 +68,16 @@ def test_buffer_size_flag_overrides_the_kernels_constant(capsys):
     assert result["dma_transfers"] == 2 * -(-15 // 4)
 
 
-def test_cycles_are_simulated_time_times_the_clock(capsys):
+def test_cycles_are_simulated_time_times_the_clock_in_whole_cycles(capsys):
     result = run_json(capsys, TCM, "--shape", "3x5")
     clock_hz = result["config"]["core"]["clock_hz"]["value"]
-    assert result["cycles"] == result["simulated_ns"] * clock_hz / 1e9
+    assert result["cycles"] == round(result["simulated_ns"] * clock_hz / 1e9)
+    assert isinstance(result["cycles"], int)
+
+
+def test_the_header_names_every_override(capsys):
+    assert main(["run", TCM, "--shape", "3x5", "--set", "dma_fixed_ns=650"]) == 0
+    assert "preset trn1 with dma_fixed_ns=650" in capsys.readouterr().out.splitlines()[0]
 
 
 def test_out_folder_holds_the_result_the_configuration_the_summary_and_the_trace(capsys,

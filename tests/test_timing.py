@@ -106,4 +106,4 @@ def test_a_larger_buffer_makes_the_tcm_kernel_faster_when_fixed_costs_dominate()
 
 def test_cycles_are_simulated_time_at_the_core_clock():
     result = run(RunOptions(kernel=TCM, shape=(3, 5), overrides=["clock_hz=2e9"]))
-    assert result.to_dict()["cycles"] == pytest.approx(result.simulated_ns * 2.0)
+    assert result.to_dict()["cycles"] == round(result.simulated_ns * 2.0)

@@ -265,7 +265,7 @@ def test_tcm_kernel_bound_is_one_dma_queues_bandwidth_and_the_summary_says_so():
     assert d["dma_bandwidth_limit_bytes_per_ns"] == 27.2
     assert d["simulated_ns"] >= d["bound_ns"] >= d["dma_bytes_total"] / 27.2 * (1 - 1e-12)
     text = format_run(d)
-    assert "1 DMA queue" in text and d["limiter"]["message"][:40] in text.replace("\n" + " " * 19, " ")
+    assert "at most 1 of the 16 DMA queues in use at once" in text and d["limiter"]["message"][:40] in text.replace("\n" + " " * 19, " ")
 
 
 def test_summary_reports_engine_active_dma_throughput_and_its_share_of_the_limit(runs):

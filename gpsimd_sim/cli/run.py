@@ -44,9 +44,11 @@ def add_parser(sub) -> None:
     add_hardware_options(p)
     add_output_options(p)
     p.add_argument("--max-steps", type=positive_int, default=RunOptions.max_steps,
-                   help="API calls per core before the kernel is declared non-terminating")
+                   help="API calls and interpreted element accesses per core before the "
+                        "kernel is declared non-terminating (default %(default)s)")
     p.add_argument("--max-iterations", type=positive_int, default=RunOptions.max_iterations,
-                   help="compiled-loop iterations per core before the same")
+                   help="compiled-loop iterations (C++: basic blocks) per core before the "
+                        "kernel is declared non-terminating (default %(default)s)")
     p.add_argument("--max-cycles", type=positive_float, default=None,
                    help="fail if the simulated run exceeds this many cycles")
     p.add_argument("--timeout", type=timeout_seconds, default=RunOptions.timeout_s,

@@ -76,7 +76,7 @@ def breakdown(t) -> dict:
 
 
 def _us(ns: float) -> str:
-    return f"{ns / 1e3:.2f} us"
+    return f"{ns / 1e3:.2f} µs"
 
 
 def _more_cores(ncores: int, config: HardwareConfig, multicore: bool | None, what: str) -> str:

@@ -12,7 +12,7 @@ def _ns(ns: float) -> str:
     if ns >= 1e6:
         return f"{ns / 1e6:.3f} ms"
     if ns >= 1e3:
-        return f"{ns / 1e3:.2f} us"
+        return f"{ns / 1e3:.2f} µs"
     return f"{ns:.0f} ns"
 
 
@@ -30,11 +30,7 @@ def _bound_reason(d: dict) -> str:
     if resource == "dma_bandwidth":
         limit = d["dma_bandwidth_limit_bytes_per_ns"]
         hbm = cfg["memory"]["hbm_bytes_per_ns"]["value"]
-        if limit >= hbm:
-            how = "device memory's bandwidth"
-        else:
-            queues = round(limit / cfg["dma"]["dma_bytes_per_ns"]["value"])
-            how = f"{queues} DMA queue{'s' if queues != 1 else ''}, one per core"
+        how = "device memory's bandwidth" if limit >= hbm else d.get("dma_system") or "DMA"
         return f"DMA bandwidth: {_bytes(d['dma_bytes_total'])} at {limit:.1f} GB/s ({how})"
     if resource == "compute":
         return (f"compute: every counted operation at the SIMD lanes' peak over "
@@ -78,6 +74,16 @@ def _check(d: dict) -> str:
     return detail + f"; rtol {c.get('rtol', 0):g}, atol {c.get('atol', 0):g}, vs NumPy)"
 
 
+def _overrides(cfg: dict) -> str:
+    """`` with dma_fixed_ns=650`` for every value the command line overrode."""
+    changed = [f"{name}={entry['value']:g}" if isinstance(entry["value"], float)
+               else f"{name}={entry['value']}"
+               for section, table in cfg.items() if isinstance(table, dict)
+               for name, entry in table.items()
+               if isinstance(entry, dict) and entry.get("confidence") == "override"]
+    return f" with {', '.join(changed)}" if changed else ""
+
+
 def _inputs(d: dict) -> str:
     """``32x4096 float32``, or each argument when the kernel takes several."""
     args = d.get("inputs") or []
@@ -108,9 +114,10 @@ def format_run(d: dict) -> str:
     columns = _columns(d)
     lines = [
         f"{d['kernel']} ({d['kernel_function']}): {_inputs(d)}, {d['cores']} "
-        f"core{'s' if d['cores'] != 1 else ''}{buf}, preset {cfg['preset']}, seed {d['seed']}",
+        f"core{'s' if d['cores'] != 1 else ''}{buf}, preset {cfg['preset']}{_overrides(cfg)}, "
+        f"seed {d['seed']}",
         f"  correct          " + _check(d),
-        f"  simulated time   {_ns(d['simulated_ns'])} ({d['cycles']:,.0f} cycles at "
+        f"  simulated time   {_ns(d['simulated_ns'])} ({d['cycles']:,} cycles at "
         f"{clock / 1e9:.2f} GHz)",
         textwrap.fill(d["limiter"]["message"], 100, initial_indent="  limited by       ",
                       subsequent_indent=" " * 19),
@@ -118,8 +125,8 @@ def format_run(d: dict) -> str:
         + (f"{ratio:.1f}x" if ratio else "n/a"),
         f"  fixed-cost floor {_ns(d['fixed_cost_floor_ns'])} (DMA fixed costs and loop calls "
         "one core pays one after another)",
-        f"  engine active    {spread} per GPSIMD core (compute loops and element accesses; "
-        "the rest waits on DMA)",
+        f"  engine active    {spread} per GPSIMD core (executing its own instructions: compute, "
+        "stream accesses from TCM, tensor ops; not stalled on device memory or DMA)",
         f"  DMA              {d['dma_transfers']} tensor_to_tcm/tcm_to_tensor transfers "
         f"({_bytes(d['dma_bytes'])})"
         + (f" + {streams} stream refills/flushes ({_bytes(stream_bytes)})" if streams else "")

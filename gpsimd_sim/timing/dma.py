@@ -112,9 +112,8 @@ class SharedQueues(DmaSystem):
     @classmethod
     def describe(cls, config, ncores):
         n = cls.channels_in_use(config, ncores)
-        shared = "" if config.dma.dma_queues >= ncores else \
-            f", {ncores} cores sharing {config.dma.dma_queues}"
-        return f"{n} DMA queue{'s' if n != 1 else ''} in use at once{shared}"
+        return (f"at most {n} of the {config.dma.dma_queues} DMA queues in use at once: each "
+                f"core waits for its own transfer; queues are handed out in rotation")
 
     def transfer(self, core: int, nbytes: int):
         env, fixed = self.env, self.fixed_ns

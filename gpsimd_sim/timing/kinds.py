@@ -29,9 +29,10 @@ CATEGORIES = {
     "dma_transfer": "DMA data movement",
     "fill": "the fill of a new tensor (zeros, ones, full, eye)",
 }
-# Parts in which a core executes the kernel's own instructions (the profiler's "engine
-# active"); in the others it waits on DMA.
-ACTIVE = ("compute", "element", "stream", "tensor_op")
+# Parts in which a core executes the kernel's own instructions: the Neuron profiler's
+# "engine active". An element-wise access is a core stalled on device memory (a read
+# waits for its round trip), like a DMA wait: not active (docs/tracing.md).
+ACTIVE = ("compute", "stream", "tensor_op")
 
 
 class Demand:
