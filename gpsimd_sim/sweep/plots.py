@@ -113,7 +113,9 @@ def plot_vs_buffer(spec: SweepSpec, rows: list[dict], path: Path) -> Path | None
             ys = [r["iter_per_s"] if spec.mlp else r["simulated_ns"] / 1e3 for _, r in pts]
             ax.plot([b for b, _ in pts], ys, marker="o", label=f"{cores} core{'s' * (cores > 1)}")
         ax.set_xscale("log", base=2)
-        sizes = sorted(b for b in spec.buffer_sizes if b is not None)
+        # ticks only where a point was drawn: a buffer whose every point failed gets none
+        sizes = sorted({r["buffer_size"] for r in sel if _usable(r)
+                        and r["buffer_size"] is not None})
         ax.set_xticks(sizes, [str(b) for b in sizes])
         ax.xaxis.set_minor_locator(_no_ticks())
         ax.set_xlabel("buffer size (elements)")
@@ -141,32 +143,43 @@ def plot_speedup(spec: SweepSpec, rows: list[dict], path: Path) -> Path | None:
             pts = {r["cores"]: r for r in sel if r["buffer_size"] == b and _usable(r)}
             if base in pts and len(pts) > 1:
                 by_buffer[b] = pts
-        for b, pts in by_buffer.items():
-            t0 = _time(pts[base])
-            xs = sorted(pts)
-            ax.plot(xs, [t0 / _time(pts[c]) for c in xs], marker="o",
-                    label=f"buffer {b}" if b is not None else "simulated")
-        if by_buffer:
-            # ideal and bound for the buffer size fastest on the most cores
-            best = min(by_buffer, key=lambda b: _time(by_buffer[b][max(by_buffer[b])]))
-            pts = by_buffer[best]
+        top = 1.0
+        for i, (b, pts) in enumerate(by_buffer.items()):
+            # each buffer size has its own ideal and roofline: same colour, other line style
+            color = f"C{i % 10}"
             first = pts[base]
             t0, other = _time(first), _time(first) - first["simulated_ns"]
             xs = sorted(pts)
+            speed = [t0 / _time(pts[c]) for c in xs]
             ideal = [t0 / (other + first["simulated_ns"] * base / c) for c in xs]
             bound = [t0 / (other + pts[c]["bound_ns"]) for c in xs]
-            which = f" (buffer {best})" if best is not None else ""
-            ax.plot(xs, ideal, "k--", label="ideal" + (" (Amdahl: only the custom op scales)"
-                                                       if spec.mlp else ""))
-            ax.plot(xs, bound, "r:", linewidth=2, label=f"roofline limit{which}")
+            same = max(abs(s - i) / i for s, i in zip(speed, ideal)) < 0.01
+            name = f"buffer {b}" if b is not None else "simulated"
+            ax.plot(xs, speed, marker="o", color=color, zorder=3,
+                    label=name + (" (on its ideal line)" if same else ""))
+            ax.plot(xs, ideal, "--", color=color, linewidth=1, zorder=2)
+            ax.plot(xs, bound, ":", color=color, linewidth=1.5, zorder=1)
+            top = max(top, max(speed), max(ideal))
+        if by_buffer:
+            # axes sized to the simulated and ideal lines: a roofline far above is cut off
+            ax.set_ylim(0.95, top * 1.08)
+            from matplotlib.lines import Line2D
+            styles = [Line2D([], [], color="grey", marker="o", label="simulated"),
+                      Line2D([], [], color="grey", linestyle="--", linewidth=1,
+                             label="ideal" + (" (Amdahl: only the custom op scales)"
+                                              if spec.mlp else " (linear)")),
+                      Line2D([], [], color="grey", linestyle=":", linewidth=1.5,
+                             label="roofline limit (may lie above the chart)")]
+            first_legend = ax.legend(handles=styles, fontsize=7, loc="upper left")
+            ax.add_artist(first_legend)
+            ax.legend(handles=[ln for ln in ax.lines if ln.get_marker() == "o"], fontsize=7,
+                      loc="lower right")
         ax.set_xlabel("GPSIMD cores")
         ax.set_ylabel(f"speed-up over {base} core{'s' * (base > 1)}"
                       + (" (time per iteration)" if spec.mlp else ""))
         ax.set_xticks(list(spec.cores))
         ax.set_title("\n".join(t for t in (label, _left_out(sel)) if t), fontsize=9)
         ax.grid(True, alpha=0.3)
-        if ax.lines:
-            ax.legend(fontsize=8)
     _save(plt, fig, path)
     return path
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..timing.kinds import CATEGORIES
 from ..config.presets import config_to_dict, load_config
 from .executors import default_jobs, execute, order_points
 from .grid import SweepSpec
@@ -138,7 +139,8 @@ def format_outcome(o: SweepOutcome) -> str:
         buffer = f"buffer_size {b['buffer_size']}" if b["buffer_size"] is not None else "no buffer"
         lines.append(f"best: {buffer}, {b['cores']} core{'s' * (b['cores'] > 1)}{sets}: {speed}"
                      f"{_us(b['simulated_ns'])} on GPSIMD (bound {_us(b['bound_ns'])}, "
-                     f"{b['bound_resource']}); limited by {b['limiter']}")
+                     f"{b['bound_resource'].replace('_', ' ')}); limited by "
+                     f"{CATEGORIES.get(b['limiter'], b['limiter'])}")
     bad = [r for r in rows if r["status"] != "ok" or r.get("correct") is False]
     for r in bad[:3]:
         why = r["error"] if r["status"] != "ok" else "wrong output (max |error| " \
