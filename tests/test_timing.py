@@ -107,3 +107,42 @@ def test_a_larger_buffer_makes_the_tcm_kernel_faster_when_fixed_costs_dominate()
 def test_cycles_are_simulated_time_at_the_core_clock():
     result = run(RunOptions(kernel=TCM, shape=(3, 5), overrides=["clock_hz=2e9"]))
     assert result.to_dict()["cycles"] == round(result.simulated_ns * 2.0)
+
+
+# -- the closed form (no events where nothing can contend) ---------------------------------
+
+from dataclasses import asdict  # noqa: E402
+
+from conftest import workloads  # noqa: E402
+from hypothesis import given  # noqa: E402
+
+from gpsimd_sim.config.presets import load_config  # noqa: E402
+from gpsimd_sim.timing.engine import simulate_timing  # noqa: E402
+
+
+def _figures(timing):
+    return [(c.end_ns, dict(c.parts), dict(c.phases), c.transfers, c.bytes, c.loop_calls,
+             c.fill_transfers, c.fill_bytes) for c in timing.cores], timing.simulated_ns
+
+
+@given(workloads())
+def test_the_closed_form_gives_the_event_paths_figures_bit_for_bit(w):
+    result = run(w.options())
+    traces, config = result.functional.traces, result.config
+    closed = simulate_timing(traces, config, record_timeline=False, events=False)
+    events = simulate_timing(traces, config, record_timeline=False, events=True)
+    assert closed.closed_form and not events.closed_form
+    assert closed.events == 0 and events.events > 0
+    assert _figures(closed) == _figures(events)
+
+
+def test_the_closed_form_is_used_only_where_nothing_can_contend():
+    config, _ = load_config("trn1")
+    result = run(RunOptions(kernel=MULTICORE, shape=SHAPE, cores=8))
+    assert result.timing.closed_form            # 16 queues for 8 cores, bandwidth to spare
+    shared = run(RunOptions(kernel=MULTICORE, shape=SHAPE, cores=8,
+                            overrides=["dma_queues=2"]))
+    assert not shared.timing.closed_form and shared.timing.events > 0
+    starved = run(RunOptions(kernel=MULTICORE, shape=SHAPE, cores=8,
+                             overrides=["hbm_bytes_per_ns=50"]))
+    assert not starved.timing.closed_form

@@ -86,6 +86,18 @@ class DmaSystem:
         """The channels ``ncores`` cores use, in words, for the summary."""
         raise NotImplementedError
 
+    @classmethod
+    def never_contends(cls, config: HardwareConfig, ncores: int) -> bool:
+        """True when no transfer can ever wait for a channel or share bandwidth: each then
+        takes exactly its fixed cost plus its bytes at the channel's rate, and the timing
+        is closed-form (``engine.closed_form``)."""
+        return (cls.channels_in_use(config, ncores) * config.dma.dma_bytes_per_ns
+                <= cls.total_bytes_per_ns(config) and cls._always_a_channel(config, ncores))
+
+    @classmethod
+    def _always_a_channel(cls, config: HardwareConfig, ncores: int) -> bool:
+        return True
+
     def channel_name(self, channel: int) -> str:
         return f"{self.channel_label} {channel}"
 
@@ -108,6 +120,10 @@ class SharedQueues(DmaSystem):
     @classmethod
     def channels_in_use(cls, config, ncores):
         return min(config.dma.dma_queues, ncores)
+
+    @classmethod
+    def _always_a_channel(cls, config, ncores):
+        return config.dma.dma_queues >= ncores   # each core has at most one in flight
 
     @classmethod
     def describe(cls, config, ncores):

@@ -72,6 +72,7 @@ class TimingResult:
     counters: list[tuple[str, float, float]] = field(default_factory=list)  # (name, t, value)
     events: int = 0
     dma: type[DmaSystem] | None = None   # the DMA organisation that serviced the transfers
+    closed_form: bool = False            # timed without events (nothing could contend)
 
 
 class EngineModel:
@@ -176,7 +177,68 @@ def events_scheduled(env: simpy.Environment) -> int:
     return next(env._eid)  # noqa: SLF001 - SimPy numbers each scheduled event
 
 
+def closed_form(traces: list[CoreTrace], config: HardwareConfig) -> TimingResult:
+    """The timing without a single event, for when no transfer can contend.
+
+    Every transfer then takes its fixed cost plus its bytes at the channel's rate, and a
+    core's time is the sum of its records' times. The sums are made in the order and with
+    the operations the event path makes (``now + delay`` per timeout), so every figure is
+    bit-for-bit the event path's (tests/test_timing.py checks it).
+    """
+    system = dma_system_class(config)
+    fixed, rate = config.dma.dma_fixed_ns, config.dma.dma_bytes_per_ns
+    timings = []
+    for tr in traces:
+        t = CoreTiming(tr.core)
+        parts, phases = t.parts, t.phases
+        now = 0.0
+        calls = transfers = nbytes_all = fill_transfers = fill_bytes = 0
+        for rec in tr.records:
+            h = HANDLERS[type(rec)]
+            if h.instant:
+                continue
+            dt = h.delay(rec, config)
+            if dt is not None:
+                now = now + dt
+                parts[h.category] += dt
+                if h.category == "compute":
+                    calls += 1
+            fills = h.category == "fill"
+            for nbytes in h.chunks(rec, config):
+                start = now
+                now = now + fixed
+                moving = now
+                now = now + max(0.0, nbytes) / rate
+                phases["fixed"] += fixed
+                phases["wait"] += 0.0
+                phases["transfer"] += now - moving
+                transfers += 1
+                nbytes_all += nbytes
+                if fills:
+                    parts["fill"] += now - start
+                    fill_transfers += 1
+                    fill_bytes += nbytes
+                else:
+                    parts["dma_fixed"] += fixed
+                    parts["dma_wait"] += 0.0
+                    parts["dma_transfer"] += now - moving
+        t.end_ns, t.loop_calls, t.transfers, t.bytes = now, calls, transfers, nbytes_all
+        t.fill_transfers, t.fill_bytes = fill_transfers, fill_bytes
+        timings.append(t)
+    end = max((t.end_ns for t in timings), default=0.0)
+    return TimingResult(end, timings, events=0, dma=system, closed_form=True)
+
+
 def simulate_timing(traces: list[CoreTrace], config: HardwareConfig,
-                    record_timeline: bool = True) -> TimingResult:
-    """Replay the cores' records on the preset's hardware."""
+                    record_timeline: bool = True, events: bool | None = None) -> TimingResult:
+    """Replay the cores' records on the preset's hardware.
+
+    Closed-form when no transfer can contend and no timeline is wanted (``events`` None);
+    ``events=True`` forces the event path, ``False`` insists on the closed form.
+    """
+    system = dma_system_class(config)
+    if events is None:
+        events = record_timeline or not system.never_contends(config, len(traces))
+    if not events:
+        return closed_form(traces, config)
     return EngineModel(config, record_timeline).run(traces)
