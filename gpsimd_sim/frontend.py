@@ -21,7 +21,7 @@ def load(kernel, op: str | None = None, multicore: bool | None = None):
         if op is not None:
             raise KernelLoadError(f"--op {op}: a Python kernel has one entry point")
         return kernel_from_function(kernel)
-    path = str(kernel)
+    path = resolve_kernel(str(kernel))
     if path.endswith(CPP_SUFFIXES):
         from .cpp.adapter import load_cpp  # the C++ toolchain only when a C++ kernel runs
         return load_cpp(path, op, multicore)
@@ -35,4 +35,13 @@ def load(kernel, op: str | None = None, multicore: bool | None = None):
     return loaded
 
 
-__all__ = ["load", "PythonKernel", "CPP_SUFFIXES"]
+def resolve_kernel(path: str) -> str:
+    """A kernel file as given if it exists, else a shipped kernel of that name (so that
+    ``run relu_tcm`` or ``run kernels/relu_tcm.py`` works from any folder)."""
+    if Path(path).exists():
+        return path
+    from .shipped import find
+    return find(path, "kernels") or path
+
+
+__all__ = ["load", "resolve_kernel", "PythonKernel", "CPP_SUFFIXES"]

@@ -12,12 +12,20 @@ from dataclasses import MISSING, dataclass, field, fields
 
 
 def param(unit: str, doc: str, default=MISSING, source: str | None = None,
-          confidence: str | None = None):
+          confidence: str | None = None, *, low=None, high=None, alternatives=None,
+          labels=None, range_reason: str | None = None, dist: str | None = None):
     """A parameter with its unit and description; with a default, also that default's
-    source and confidence (a preset may then leave it out)."""
+    source and confidence (a preset may then leave it out), and optionally the default's
+    plausible range (``low``/``high``, or ``alternatives`` for a mechanism, with the reason:
+    the same keys a preset entry takes, docs/calibration.md)."""
     meta = {"unit": unit, "doc": doc}
     if default is not MISSING:
         meta.update(source=source, confidence=confidence)
+        rng = {k: v for k, v in (("low", low), ("high", high), ("alternatives", alternatives),
+                                 ("labels", labels), ("range", range_reason), ("dist", dist))
+               if v is not None}
+        if rng:
+            meta["range"] = rng
         return field(default=default, metadata=meta)
     return field(metadata=meta)
 
@@ -47,17 +55,26 @@ class CoreConfig:
     loop_call_cycles: float = param("cycles", "fixed cost of entering one compiled loop (call, setup)")
     div_cycles: float = param(
         "cycles", "one division or modulo (/, //, %)", 20.0,
-        "no source; an iterative divider on a DSP-class core (tens of cycles) assumed", _ASSUMED)
+        "no source; an iterative divider on a DSP-class core (tens of cycles) assumed", _ASSUMED,
+        low=10.0, high=40.0, range_reason="no source: half to twice the assumed iterative "
+        "divider")
     pow_cycles: float = param(
         "cycles", "one power (**, pow)", 60.0,
-        "no source; a library routine of a log, a multiply and an exp assumed", _ASSUMED)
+        "no source; a library routine of a log, a multiply and an exp assumed", _ASSUMED,
+        low=30.0, high=120.0, range_reason="no source: half to twice the assumed library "
+        "routine")
     transcendental_cycles: float = param(
         "cycles", "one transcendental function (exp, log, sin, sqrt, ...)", 30.0,
-        "no source; a short polynomial library routine assumed", _ASSUMED)
+        "no source; a short polynomial library routine assumed", _ASSUMED,
+        low=15.0, high=60.0, range_reason="no source: half to twice the assumed polynomial "
+        "routine")
     tensor_op_fixed_cycles: float = param(
         "cycles", "start-up of one device tensor op (abs, add, ...) on the cores", 150.0,
         "NKI ISA docs (Neuron 2.22): GPSIMD instructions cost about 150 cycles to start "
-        "(iota, affine_select); docs/hardware.md", "M")
+        "(iota, affine_select); docs/hardware.md", "M",
+        low=100.0, high=300.0, range_reason="NKI documents 'about 150 cycles' for its own "
+        "GPSIMD instructions; a custom operator's tensor op goes through the runtime library, "
+        "so up to twice that")
 
 
 @dataclass(frozen=True)
@@ -89,18 +106,35 @@ class DmaConfig:
         "name", "how cores reach device memory: shared_queues (a pool all cores share) or "
         "per_core (an integrated engine per core); timing/dma.py", "shared_queues",
         "NeuronCore-v2 (Trn1/Inf2): the DMA engines belong to the NeuronCore, not to a "
-        "GPSIMD core (NKI architecture guide); docs/hardware.md", "M")
+        "GPSIMD core (NKI architecture guide); docs/hardware.md", "M",
+        alternatives=("shared_queues",), range_reason="NeuronCore-v2's DMA engines belong to "
+        "the NeuronCore (NKI architecture guide); per_core is NeuronCore-v3's organisation, "
+        "so it is no alternative here (how many queues the cores use is dma_queues' range)")
     dma_total_bytes_per_ns: float = param(
         "B/ns", "most all the cores' DMA engines draw together (per_core only; shared_queues "
         "is capped by device memory)", 1e6,
-        "unbounded unless a preset says otherwise", _ASSUMED)
+        "unbounded unless a preset says otherwise", _ASSUMED,
+        low=1e6, high=1e6, range_reason="not used by shared_queues; a per_core preset states "
+        "its own")
 
 
 @dataclass(frozen=True)
 class MemoryConfig:
     """Device memory (HBM) and the element-wise accessor path into it."""
     hbm_bytes_per_ns: float = param("B/ns", "device-memory bandwidth per NeuronCore, shared by all DMA")
-    element_access_ns: float = param("ns", "one element-wise accessor read or write of device memory")
+    element_access_ns: float = param("ns", "one element-wise accessor read of device memory "
+                                     "(a write costs element_write_fraction of it)")
+    element_write_fraction: float = param(
+        "fraction", "cost of one element-wise accessor write relative to a read (1: the write "
+        "waits for its round trip like a read; about 0.1: posted, the core pays only the "
+        "address translation)", 1.0,
+        "no source; writes assumed to block like reads (the unofficial description of "
+        "customop-lib says stores may be posted: docs/calibration.md)", _ASSUMED,
+        alternatives=(1.0, 0.1), labels=("blocking", "posted"),
+        range_reason="an unofficial description of customop-lib's element accessor (L): "
+        "each access is a software address-window translation (15-40 instructions) then a "
+        "load or store; reads stall the in-order core, stores may be posted, costing about the "
+        "translation alone, ~0.1 of a ~340-cycle round trip")
 
 
 @dataclass(frozen=True)
@@ -114,12 +148,43 @@ class NeuronCoreConfig:
         "bytes/value", "bytes of one activation value read or written by a device op", 4,
         "the benchmark script runs float32 throughout (tutorial's model.py); docs/hardware.md",
         "H")
+    return_copy: str = param(
+        "name", "how the runtime copies a tensor a single-core kernel returns (multicore "
+        "kernels write get_dst_tensor() and pay none): none; single (one DMA each way); "
+        "chunked (fill_chunk_bytes pieces each way, like zeros())", "none",
+        "no official source; an unofficial description of customop-lib says the runtime "
+        "copies a returned tensor once more (device memory -> GPSIMD data RAM -> device "
+        "memory); the preset leaves it out until a measurement shows it "
+        "(docs/calibration.md)", _ASSUMED,
+        alternatives=("none", "single", "chunked"),
+        range_reason="an unofficial description of customop-lib (L): the runtime copies a returned "
+        "tensor once more; how it moves the bytes is not described, so one transfer each way "
+        "or staged in fill_chunk_bytes pieces; or no copy at all")
 
 
 @dataclass(frozen=True)
 class HostConfig:
-    """The host side of one inference step."""
+    """The host side of one step, and how it overlaps the device (workload/model.py)."""
     host_step_ns: float = param("ns", "host time per step: data loading, copy to device, graph launch")
+    host_overlap: float = param(
+        "fraction", "share of the host step that overlaps the device work of the step before "
+        "(0: host and device in series; 1: fully pipelined, an iteration is the longer of "
+        "the two)", 0.0,
+        "the benchmark loop never waits for the device (mark_step returns before the device "
+        "finishes, no result is read inside the loop), so some overlap is possible; how much "
+        "is not published; 0 keeps the serial model the documented points were fitted with "
+        "(docs/calibration.md)", _ASSUMED,
+        low=0.0, high=1.0, dist="uniform",
+        range_reason="from none of the host step to all of it: the script's structure allows "
+        "any (docs/calibration.md, 'The iteration model')")
+    train_host_factor: float = param(
+        "x", "host time of a training step relative to host_step_ns (tracing forward, "
+        "backward and optimizer instead of forward only)", 2.0,
+        "no source; the training graph has about three times the operations of the "
+        "inference graph to trace while data loading and launch stay the same: 2 assumed",
+        _ASSUMED, low=1.0, high=3.0,
+        range_reason="from the inference host step (tracing is negligible) to three times it "
+        "(host time proportional to the operations traced)")
 
 
 @dataclass(frozen=True)
@@ -156,6 +221,15 @@ def parameter_table() -> list[tuple[str, str, type, str, str]]:
         for f in fields(cls):
             rows.append((section, f.name, f.type, f.metadata["unit"], f.metadata["doc"]))
     return rows
+
+
+def declared_range(section: str, name: str) -> dict | None:
+    """The plausible range a declared default carries (keys as in a preset entry), or None."""
+    f = next(f for f in fields(SECTIONS[section]) if f.name == name)
+    if f.default is MISSING:
+        return None
+    rng = f.metadata.get("range")
+    return dict(rng) if rng else None
 
 
 def declared_default(section: str, name: str) -> tuple[object, dict] | None:

@@ -1,7 +1,11 @@
 """Load hardware presets (TOML shipped in the package), apply overrides, report provenance.
 
 A preset file has one table per section; every parameter is an inline table
-``{ value = ..., source = "...", confidence = "H" | "M" | "L" | "assumed" | "fitted" }``.
+``{ value = ..., source = "...", confidence = "H" | "M" | "L" | "assumed" | "fitted" }``,
+optionally with its plausible range: ``low = ..., high = ...`` (a number) or
+``alternatives = [...]`` (a mechanism; ``labels`` names them), the reason in ``range = "..."``
+and, if it differs from the value's, ``range_source``; ``dist`` ("uniform", "log", "normal")
+says how the ensemble draws from it (``load_ranges``; gpsimd_sim/uncertainty).
 A preset may ``extends = "other"`` and state only what differs; a parameter it leaves out
 takes its base's value, or the default declared in ``hardware.py`` with that default's
 provenance. Fitted values live apart, in ``presets/fitted/<preset>.toml``, written by
@@ -12,14 +16,20 @@ residuals).
 from __future__ import annotations
 
 import tomllib
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from importlib import resources
 from pathlib import Path
 
 from ..errors import ConfigError
-from .hardware import DMA_ORGANISATIONS, SECTIONS, HardwareConfig, declared_default
+from .hardware import (DMA_ORGANISATIONS, SECTIONS, HardwareConfig, declared_default,
+                       declared_range)
 
-CONFIDENCES = ("H", "M", "L", "assumed", "fitted", "derived", "override")
+# "measured": fitted to the user's own microbenchmark measurements
+# (gpsimd_sim.uncertainty.measured); it wins over the documented-point fit.
+CONFIDENCES = ("H", "M", "L", "assumed", "fitted", "derived", "override", "measured")
+RANGE_KEYS = ("low", "high", "alternatives", "labels", "range", "range_source", "dist")
+DISTS = ("uniform", "log", "normal")
+RETURN_COPIES = ("none", "single", "chunked")
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str}
 
 
@@ -77,6 +87,8 @@ def _coerce(raw, type_name: str, where: str):
 
 
 def _read_toml(path: Path) -> dict:
+    if path.exists() and not path.is_file():  # a FIFO would block the open for ever
+        raise ConfigError(f"{path}: not a regular file (a preset is a TOML file)")
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
@@ -155,7 +167,149 @@ def parse_preset(data: dict, where: str) -> tuple[dict, dict]:
                 raise ConfigError(f"{at}: missing 'source'")
             values[f"{section}.{fname}"] = _coerce(entry["value"], f.type, at)
             provenance[f"{section}.{fname}"] = {"source": entry["source"], "confidence": conf}
+            _check_range(entry, f.type, at, values[f"{section}.{fname}"])
     return values, provenance
+
+
+def _check_range(entry: dict, type_name: str, at: str, value) -> dict | None:
+    """The range keys of one entry (a preset's or a declared default's), validated and
+    coerced to the parameter's type; None when it gives no range."""
+    given = {k: entry[k] for k in RANGE_KEYS if k in entry}
+    if not given:
+        return None
+    out: dict = {}
+    has_bounds = "low" in given or "high" in given
+    if has_bounds and "alternatives" in given:
+        raise ConfigError(f"{at}: give low/high or alternatives, not both")
+    if has_bounds:
+        if "low" not in given or "high" not in given:
+            raise ConfigError(f"{at}: a range needs both 'low' and 'high'")
+        if type_name not in ("int", "float"):
+            raise ConfigError(f"{at}: low/high need a number; a {type_name} takes "
+                              "'alternatives'")
+        low = _coerce(given["low"], type_name, f"{at}: low")
+        high = _coerce(given["high"], type_name, f"{at}: high")
+        if not low <= value <= high:
+            raise ConfigError(f"{at}: value {value!r} outside its range {low!r} to {high!r}")
+        out.update(low=low, high=high)
+        dist = given.get("dist", "uniform" if low <= 0 or high / low < 2 else "log")
+        if dist not in DISTS:
+            raise ConfigError(f"{at}: dist must be one of {', '.join(DISTS)}, got {dist!r}")
+        if dist == "log" and low <= 0:
+            raise ConfigError(f"{at}: dist 'log' needs a positive low")
+        out["dist"] = dist
+    elif "alternatives" in given:
+        alts = given["alternatives"]
+        if not isinstance(alts, (list, tuple)) or not alts:
+            raise ConfigError(f"{at}: 'alternatives' must be a non-empty list")
+        alts = [_coerce(a, type_name, f"{at}: alternatives") for a in alts]
+        if value not in alts:
+            raise ConfigError(f"{at}: value {value!r} is not one of its alternatives {alts!r}")
+        labels = given.get("labels", [])
+        if labels and (not isinstance(labels, (list, tuple)) or len(labels) != len(alts)
+                       or not all(isinstance(x, str) and x for x in labels)):
+            raise ConfigError(f"{at}: 'labels' must name each alternative")
+        out.update(alternatives=tuple(alts), labels=tuple(labels), dist="choice")
+        if "dist" in given:
+            raise ConfigError(f"{at}: 'dist' applies to low/high, not to alternatives")
+    else:
+        raise ConfigError(f"{at}: a range needs low and high, or alternatives")
+    reason = given.get("range")
+    if not isinstance(reason, str) or not reason:
+        raise ConfigError(f"{at}: a range needs its reason in 'range = \"...\"'")
+    out["range"] = reason
+    if "range_source" in given:
+        if not isinstance(given["range_source"], str) or not given["range_source"]:
+            raise ConfigError(f"{at}: 'range_source' must be a sentence")
+        out["range_source"] = given["range_source"]
+    return out
+
+
+@dataclass(frozen=True)
+class ParamRange:
+    """How far one parameter may plausibly be from the preset's value, and why.
+
+    ``low``/``high`` for a number, ``alternatives`` for a mechanism (``dist`` "choice");
+    ``dist`` says how the ensemble draws: "uniform", "log" (log-uniform) or "normal"
+    (mean ``value``, 95% of it between ``low`` and ``high``: a measured value).
+    """
+    key: str                     # section.field
+    value: object                # the point estimate (fitted and measured values included)
+    type: str
+    reason: str
+    source: str
+    confidence: str
+    dist: str
+    low: float | None = None
+    high: float | None = None
+    alternatives: tuple = ()
+    labels: tuple = ()
+    range_source: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.key.split(".", 1)[1]
+
+    def to_dict(self) -> dict:
+        out = {"value": self.value, "confidence": self.confidence, "dist": self.dist,
+               "range": self.reason}
+        if self.alternatives:
+            out["alternatives"] = list(self.alternatives)
+            if self.labels:
+                out["labels"] = list(self.labels)
+        else:
+            out.update(low=self.low, high=self.high)
+        if self.range_source:
+            out["range_source"] = self.range_source
+        return out
+
+
+def load_ranges(preset: str = "trn1", use_fitted: bool = True) -> dict[str, ParamRange]:
+    """Every parameter of the resolved preset that states a plausible range (its own entry,
+    or the declared default's), keyed ``section.field``, with the value a run uses."""
+    path = _preset_path(preset)
+    data = _merged(path)
+    values, provenance = parse_preset(data, str(path))
+    fitted = data.get("fitted") if use_fitted else None
+    if isinstance(fitted, str) and fitted:
+        _apply_fitted(fitted, values, provenance)
+    out = {}
+    for section, cls in SECTIONS.items():
+        table = data.get(section, {})
+        for f in fields(cls):
+            key = f"{section}.{f.name}"
+            entry = table.get(f.name)
+            at = f"{path}: [{section}] {f.name}"
+            if entry is None:
+                raw = declared_range(section, f.name)
+                rng = _check_range(raw, f.type, f"{at} (declared default)",
+                                   values[key]) if raw else None
+            else:
+                rng = _check_range(entry, f.type, at, _coerce(entry["value"], f.type, at))
+            if rng is None:
+                continue
+            out[key] = ParamRange(key=key, value=values[key], type=f.type, reason=rng["range"],
+                                  source=provenance[key]["source"],
+                                  confidence=provenance[key]["confidence"], dist=rng["dist"],
+                                  low=rng.get("low"), high=rng.get("high"),
+                                  alternatives=rng.get("alternatives", ()),
+                                  labels=rng.get("labels", ()),
+                                  range_source=rng.get("range_source"))
+    return out
+
+
+def preset_document_digest(preset: str = "trn1") -> str:
+    """A digest of everything a preset resolves from: its file and those it extends, and the
+    fit file it names (the ensemble cache's key, gpsimd_sim/uncertainty)."""
+    import hashlib
+    import json
+    path = _preset_path(preset)
+    data = _merged(path)
+    parts = [json.dumps(data, sort_keys=True, default=str)]
+    fitted = data.get("fitted")
+    if isinstance(fitted, str) and fitted_path(fitted).exists():
+        parts.append(fitted_path(fitted).read_text())
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
 
 
 def _apply_fitted(preset: str, values: dict, provenance: dict) -> None:
@@ -168,6 +322,8 @@ def _apply_fitted(preset: str, values: dict, provenance: dict) -> None:
             raise ConfigError(f"{path}: unknown fitted parameter '{key}'")
         section, fname = FIELD_INDEX[key]
         full = f"{section}.{fname}"
+        if provenance.get(full, {}).get("confidence") == "measured":
+            continue  # the user's own measurement wins over the documented-point fit
         f = next(f for f in fields(SECTIONS[section]) if f.name == fname)
         values[full] = _coerce(entry.get("value"), f.type, f"{path}: {key}")
         provenance[full] = {"source": entry.get("source", f"fitted: {path.name}"), "confidence": "fitted"}
@@ -239,7 +395,10 @@ def _RANGES(c: HardwareConfig) -> dict:
         "tcm_bytes": (c.tcm.tcm_bytes, 64, 1 << 30),
         "dma_fixed_ns": (c.dma.dma_fixed_ns, 0, 1e9),
         "element_access_ns": (c.memory.element_access_ns, 0, 1e9),
+        "element_write_fraction": (c.memory.element_write_fraction, 0, 1),
         "host_step_ns": (c.host.host_step_ns, 0, 1e12),
+        "host_overlap": (c.host.host_overlap, 0, 1),
+        "train_host_factor": (c.host.train_host_factor, 0, 1e3),
     }
 
 
@@ -261,6 +420,9 @@ def check_config(c: HardwareConfig) -> None:
     if c.dma.organisation not in DMA_ORGANISATIONS:
         raise ConfigError(f"organisation={c.dma.organisation!r}: unknown DMA organisation "
                           f"(known: {', '.join(DMA_ORGANISATIONS)})")
+    if c.neuroncore.return_copy not in RETURN_COPIES:
+        raise ConfigError(f"return_copy={c.neuroncore.return_copy!r}: unknown (known: "
+                          f"{', '.join(RETURN_COPIES)})")
     if c.tcm.tcm_pool_bytes > c.tcm.tcm_bytes:
         raise ConfigError(f"tcm_pool_bytes={c.tcm.tcm_pool_bytes} exceeds tcm_bytes={c.tcm.tcm_bytes}")
 
@@ -278,7 +440,7 @@ def with_values(config: HardwareConfig, **changes) -> HardwareConfig:
 
 def config_to_dict(config: HardwareConfig, provenance: dict | None = None) -> dict:
     """The resolved configuration as plain JSON: value, unit, source and confidence for each."""
-    out: dict = {"preset": config.name}
+    out: dict = {"preset": config.name, "caveat": config.caveat or None}
     for section, cls in SECTIONS.items():
         table = {}
         for f in fields(cls):

@@ -35,3 +35,22 @@ MEASUREMENTS = {
 FIT_VARIANTS = ("element-wise accessor", "TCM accessor")
 # The parameters no public source gives that calibration fits (at most two).
 FITTED_PARAMETERS = ("element_access_ns", "host_step_ns")
+
+
+def documented_point(preset: str, kernel: str, cores: int | None = None,
+                     buffer_size: int | None = None) -> Measurement | None:
+    """The documented measurement a whole-model run reproduces (same kernel file; cores and
+    buffer size as documented, or left at the kernel's defaults), if any."""
+    from pathlib import Path
+
+    from .run import resolve_path
+    want = Path(resolve_path(kernel)).resolve()
+    for m in MEASUREMENTS.get(preset, []):
+        if Path(resolve_path(m.kernel)).resolve() != want:
+            continue
+        if cores is not None and cores != (m.cores or 1):
+            continue
+        if buffer_size is not None and buffer_size != m.buffer_size:
+            continue
+        return m
+    return None

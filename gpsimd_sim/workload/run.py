@@ -18,16 +18,37 @@ from .protocol import Protocol
 
 
 def project_root() -> Path:
-    """The checkout the package was installed from (holds kernels/ and models/)."""
+    """The checkout the package was installed from (holds kernels/ and models/ when it is
+    an editable install; otherwise ``gpsimd_sim.shipped`` provides them)."""
     return Path(__file__).resolve().parents[2]
 
 
 def resolve_path(path: str) -> str:
-    """A path as given if it exists, else relative to the project root (for shipped files)."""
+    """A path as given if it exists, else a shipped file of that name
+    (``gpsimd_sim.shipped``: kernels/..., models/...), else relative to the project root."""
     if Path(path).exists():
         return path
+    try:
+        from ..shipped import find
+        for folder in ("kernels", "models"):
+            if path.startswith(folder + "/"):
+                found = find(path, folder)
+                if found:
+                    return found
+    except ImportError:
+        pass
     candidate = project_root() / path
     return str(candidate) if candidate.exists() else path
+
+
+def _kernel_folders() -> list[Path]:
+    folders = [project_root() / "kernels"]
+    try:
+        from ..shipped import root
+        folders.append(root() / "kernels")
+    except ImportError:
+        pass
+    return [f.resolve() for f in folders if f.exists()]
 
 
 def load_model(path: str) -> tuple[Model, Protocol]:
@@ -72,7 +93,8 @@ class ModelResult:
     def to_dict(self) -> dict:
         main = self.steps[self.protocol.batch]
         total = main.ns
-        custom = sum(c.ns for c in main.components if c.kind in ("custom_op", "launch"))
+        custom = sum(c.ns for c in main.components
+                     if c.kind in ("custom_op", "launch", "return_copy"))
         return {
             "schema_version": SCHEMA_VERSION,
             "model": self.model.name,
@@ -88,7 +110,10 @@ class ModelResult:
             "components": [{"name": c.name, "kind": c.kind, "ns": c.ns,
                             "share_pct": 100.0 * c.ns / total if total else 0.0, **{
                                 k: v for k, v in c.detail.items() if k != "ns"}}
-                           for c in main.components],
+                           for c in main.shown()],
+            "iteration": {"host_ns": main.host_ns, "device_ns": main.device_ns,
+                          "host_overlap": main.overlap,
+                          "hidden_ns": main.host_ns + main.device_ns - total},
             "step_ns_by_batch": {str(b): s.ns for b, s in self.steps.items()},
             "protocol": {"dataset_size": self.protocol.dataset_size,
                          "batch": self.protocol.batch,
@@ -100,15 +125,41 @@ class ModelResult:
         }
 
 
+def shipped(path: str) -> bool:
+    """True for a kernel file of this checkout's kernels/ folder: the simulator's own code,
+    which needs no fencing off in a child process (validate, calibrate, microbenchmarks)."""
+    resolved = Path(resolve_path(path)).resolve()
+    for folder in _kernel_folders():
+        try:
+            resolved.relative_to(folder)
+            return True
+        except ValueError:
+            continue
+    return False
+
+
+def kernel_options(kernel_path: str, isolate: bool | None = None, **kw) -> RunOptions:
+    """RunOptions for a workload's kernel; ``isolate`` False runs the functional stage in this
+    process (only for shipped kernels by default: ``None``)."""
+    options = RunOptions(kernel=kernel_path, **kw)
+    if hasattr(options, "isolate"):
+        if isolate is None:
+            isolate = not shipped(kernel_path)
+        options.isolate = bool(isolate) and options.isolate
+    return options
+
+
 def run_model(model: Model, protocol: Protocol, kernel_path: str, config: HardwareConfig,
               provenance: dict, cores: int | None = None, buffer_size: int | None = None,
-              seed: int = 0, timeline: bool = False) -> ModelResult:
-    """Simulate one step per distinct batch size of the protocol and turn them into iter/s."""
+              seed: int = 0, timeline: bool = False,
+              isolate: bool | None = True) -> ModelResult:
+    """Simulate one step per distinct batch size of the protocol and turn them into iter/s.
+    ``isolate`` None runs shipped kernels in this process (validate and calibrate do)."""
     start = time.perf_counter()
     protocol.check()
     kernel = load(resolve_path(kernel_path))
-    options = RunOptions(kernel=kernel_path, cores=cores, buffer_size=buffer_size, seed=seed,
-                         timeline=timeline)
+    options = kernel_options(kernel_path, isolate, cores=cores, buffer_size=buffer_size,
+                             seed=seed, timeline=timeline)
     steps = {b: simulate_step(model, kernel, b, config, provenance, options, seed)
              for b in sorted(set(protocol.timed_batches()) | {protocol.batch}, reverse=True)}
     ips = protocol.iterations_per_s({b: s.ns for b, s in steps.items()})
@@ -116,13 +167,21 @@ def run_model(model: Model, protocol: Protocol, kernel_path: str, config: Hardwa
                        time.perf_counter() - start)
 
 
-def format_model(d: dict) -> str:
-    """Summary of a whole-model result: throughput, where an iteration goes, and what
-    limits each custom-operator call."""
+def format_model(d: dict, band: dict | None = None) -> str:
+    """Summary of a whole-model result: throughput (with its band, ``model_band``'s result,
+    when given), where an iteration goes, and what limits each custom-operator call."""
     relus = [c for c in d["components"] if c["kind"] == "custom_op"]
     relu_share = sum(c["share_pct"] for c in relus)
+    thr = f"{d['iter_per_s']:.2f} iterations/s"
+    if band:
+        lo, hi = band["iter_per_s_band"]
+        thr += f" (band {lo:.2f} to {hi:.2f}, 5-95% of {band['band']['members_used']} members"
+        if "documented_in_band" in band:
+            thr += "; documented value " + ("inside" if band["documented_in_band"] else
+                                            "OUTSIDE")
+        thr += ")"
     lines = [f"{d['model']} with {d['kernel']}: batch {d['batch']}, preset {d['config']['preset']}",
-             f"  throughput       {d['iter_per_s']:.2f} iterations/s "
+             f"  throughput       {thr} "
              f"({d['protocol']['claimed_steps']} steps over the time of "
              f"{d['protocol']['timed_steps']}, as the benchmark script counts)",
              f"  correct          {'yes' if d['correct'] else 'NO'} (max |error| "
@@ -134,6 +193,10 @@ def format_model(d: dict) -> str:
              "  component                      time      share"]
     for c in d["components"]:
         lines.append(f"    {c['name']:<26} {c['ns'] / 1e6:8.3f} ms {c['share_pct']:6.1f}%")
+    it = d.get("iteration", {})
+    if it.get("hidden_ns"):
+        lines.append(f"    {'host work hidden':<26} {-it['hidden_ns'] / 1e6:8.3f} ms "
+                     f"(host_overlap {it['host_overlap']:.2f} of the host step)")
     for c in relus:
         shape = "x".join(map(str, c.get("shape", [])))
         lines.append(textwrap.fill(f"{c['name']} [{shape}] limited by {c.get('limiter', '?')}",
