@@ -33,6 +33,11 @@ settings.register_profile("deep", max_examples=2000, deadline=None, print_blob=T
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# A user's own `calibrate` fit (~/.config/gpsimd_sim) must not change what the tests see:
+# they read fits from an empty folder of their own (subprocesses inherit it).
+import tempfile  # noqa: E402
+os.environ["GPSIMD_SIM_CONFIG_DIR"] = tempfile.mkdtemp(prefix="gpsimd_sim_test_config_")
+
 
 KERNELS = {  # short name -> absolute path
     "elementwise": str(ROOT / "kernels" / "relu_elementwise.py"),

@@ -94,6 +94,13 @@ def test_a_fifo_as_kernel_file_is_refused_at_once(tmp_path):
     assert "not a regular file" in one_line(proc, code=2) and proc.seconds < 20
 
 
+def test_a_fifo_as_preset_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "preset.toml"
+    os.mkfifo(fifo)
+    proc = cli("run", "kernels/relu_tcm.py", "--preset", fifo, timeout=60)
+    assert "not a regular file" in one_line(proc, code=2) and proc.seconds < 20
+
+
 # -- class 3: outputs never destroy inputs -----------------------------------------------------
 
 def test_out_and_trace_never_replace_the_kernel_file(tmp_path):

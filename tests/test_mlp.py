@@ -109,19 +109,22 @@ def test_validate_reports_every_documented_point_with_its_role():
             / r["documented_iter_per_s"])
 
 
-def test_validate_json_is_a_list_with_the_documented_fields(capsys):
+def test_validate_json_is_a_document_with_a_schema_version_bands_and_roles(capsys):
     code = main(["validate", "--json"])
-    rows = json.loads(capsys.readouterr().out)
-    assert isinstance(rows, list) and len(rows) == 3
-    for r in rows:
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema_version"] >= 3 and len(doc["rows"]) == 3
+    for r in doc["rows"]:
         assert {"variant", "documented_iter_per_s", "simulated_iter_per_s", "error_pct",
-                "role"} <= set(r)
-    assert code == (1 if any(abs(r["error_pct"]) > 5 for r in rows) else 0)
+                "role", "tests", "iter_per_s_band", "documented_in_band"} <= set(r)
+        lo, hi = r["iter_per_s_band"]
+        assert lo <= r["simulated_iter_per_s"] <= hi
+    predictions = [r for r in doc["rows"] if r["role"] == "prediction"]
+    assert code == (0 if all(r["documented_in_band"] for r in predictions) else 1)
 
 
-def test_validate_exits_non_zero_when_a_point_is_off_by_more_than_the_threshold(capsys):
-    assert main(["validate", "--threshold", "1e-9"]) == 1
-    assert "off by more than" in capsys.readouterr().out
+def test_validate_without_bands_exits_non_zero_when_a_prediction_misses_the_threshold(capsys):
+    assert main(["validate", "--no-band", "--threshold", "1e-9"]) == 1
+    assert "FAIL" in capsys.readouterr().out
 
 
 def test_mlp_command_prints_one_json_object_with_the_breakdown(capsys):

@@ -205,16 +205,28 @@ def test_simulate_refuses_the_wrong_number_of_arguments_in_one_line():
         gpsimd_sim.simulate(K["relu_backward"], rng_array((2, 2)))
 
 
-def test_simulate_gives_the_same_document_as_run_json(tmp_path):
+@pytest.mark.parametrize("kernel, arrays, scalars", [
+    ("relu_backward", {"t_grad": (4, 33), "t_in": (4, 33)}, {}),
+    ("bias_add", {"t_in": (3, 70), "bias": (70,)}, {}),
+    ("clamp_multicore", {"t_in": (4, 33)}, {"lo": -0.5, "hi": 0.25}),
+    ("softmax_rows", {"t_in": (3, 300)}, {}),
+])
+def test_simulate_gives_the_same_document_as_run_json(tmp_path, kernel, arrays, scalars):
     import subprocess, sys
-    grad, x = rng_array((4, 33), 7), rng_array((4, 33), 8)
-    np.save(tmp_path / "g.npy", grad)
-    np.save(tmp_path / "x.npy", x)
-    api = gpsimd_sim.simulate("kernels/relu_backward.py", grad, x).to_dict()
-    proc = subprocess.run([sys.executable, "-m", "gpsimd_sim", "run", "kernels/relu_backward.py",
-                           "--input", f"t_grad={tmp_path / 'g.npy'}", "--input",
-                           f"t_in={tmp_path / 'x.npy'}", "--shape", "4x33", "--json"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    args, cli_args = [], []
+    for i, (name, shape) in enumerate(arrays.items()):
+        a = rng_array(shape, 10 + i)
+        np.save(tmp_path / f"{name}.npy", a)
+        args.append(a)
+        cli_args += ["--input", f"{name}={tmp_path / f'{name}.npy'}"]
+    for name, value in scalars.items():
+        args.append(value)
+        cli_args += ["--scalar", f"{name}={value}"]
+    first = next(iter(arrays.values()))
+    api = gpsimd_sim.simulate(f"kernels/{kernel}.py", *args).to_dict()
+    proc = subprocess.run([sys.executable, "-m", "gpsimd_sim", "run", f"kernels/{kernel}.py",
+                           *cli_args, "--shape", "x".join(map(str, first)), "--json",
+                           "--no-band"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     cli = json.loads(proc.stdout)
     for d in (api, cli):
         d.pop("wall_s")

@@ -87,3 +87,13 @@ def add_kernel_options(p: argparse.ArgumentParser, default_shape=(32, 4096)) -> 
 def check(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)
+
+
+def add_band_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-band", dest="band", action="store_false",
+                   help="skip the error band (the ensemble of plausible parameters and "
+                        "mechanisms, each refitted: docs/calibration.md)")
+    p.add_argument("--band-members", type=positive_int, default=None, metavar="N",
+                   help="ensemble members behind the band (default 100)")
+    p.add_argument("--band-seed", type=non_negative_int, default=0, metavar="SEED",
+                   help="seed of the ensemble's draws (default 0): the same seed, the same band")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
+from contextlib import contextmanager
 
 from ..report.output import OutputGuard, to_json, write_atomic, write_folder
 from ..report.trace import write_trace
@@ -55,6 +57,22 @@ def emit(text: str) -> None:
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())   # so the interpreter's final flush is quiet
+
+
+@contextmanager
+def progress_note(what: str, after_s: float = 1.5):
+    """On a terminal, say what a step that takes more than ``after_s`` seconds is doing."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    timer = threading.Timer(after_s, lambda: print(f"gpsimd_sim: {what}...", file=sys.stderr,
+                                                   flush=True))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def warn(message: str) -> None:

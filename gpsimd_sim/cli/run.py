@@ -8,8 +8,8 @@ from ..functional.inputs import parse_input, parse_scalar
 from ..report.summary import format_run
 from ..report.trace import run_trace
 from ..simulation import RunOptions, run
-from .deliver import add_output_options, deliver, guard, warn
-from .common import (timeout_seconds, add_hardware_options, add_kernel_options, non_negative_float,
+from .deliver import add_output_options, deliver, guard, progress_note, warn
+from .common import (timeout_seconds, add_band_options, add_hardware_options, add_kernel_options, non_negative_float,
                      parse_shape, positive_float, positive_int)
 
 HELP = "simulate one kernel file on the modelled GPSIMD engine"
@@ -43,6 +43,7 @@ def add_parser(sub) -> None:
     add_kernel_options(p)
     add_hardware_options(p)
     add_output_options(p)
+    add_band_options(p)
     p.add_argument("--max-steps", type=positive_int, default=RunOptions.max_steps,
                    help="API calls and interpreted element accesses per core before the "
                         "kernel is declared non-terminating (default %(default)s)")
@@ -91,6 +92,10 @@ def main(args: argparse.Namespace) -> int:
     options.timeline = bool(args.trace or args.out)
     result = run(options)
     d = result.to_dict()
+    if args.band:
+        from ..uncertainty import run_band
+        with progress_note("building the error-band ensemble (once per preset)"):
+            d.update(run_band(result, members=args.band_members, seed=args.band_seed))
     deliver(args, d, format_run(d), lambda: run_trace(result))
     if d["correct"] is None:
         warn(f"{d['kernel']}: the output was not checked (the kernel has no reference)")

@@ -15,6 +15,7 @@ residuals).
 """
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, fields, replace
 from importlib import resources
@@ -42,7 +43,25 @@ def available_presets() -> list[str]:
 
 
 def fitted_path(preset: str) -> Path:
+    """The shipped fit of a preset (made by the project's own `calibrate`)."""
     return preset_dir() / "fitted" / f"{preset}.toml"
+
+
+def user_config_dir() -> Path:
+    """Where a user's own fits live: $GPSIMD_SIM_CONFIG_DIR or ~/.config/gpsimd_sim."""
+    root = os.environ.get("GPSIMD_SIM_CONFIG_DIR")
+    return Path(root) if root else Path.home() / ".config" / "gpsimd_sim"
+
+
+def user_fitted_path(preset: str) -> Path:
+    """A user's own `calibrate` fit of a preset; read before the shipped one."""
+    return user_config_dir() / "fitted" / f"{preset}.toml"
+
+
+def active_fitted_path(preset: str) -> Path:
+    """The fit a preset that names ``preset``'s fit takes: the user's, else the shipped."""
+    user = user_fitted_path(preset)
+    return user if user.is_file() else fitted_path(preset)
 
 
 def _field_index() -> dict[str, tuple[str, str]]:
@@ -313,7 +332,7 @@ def preset_document_digest(preset: str = "trn1") -> str:
 
 
 def _apply_fitted(preset: str, values: dict, provenance: dict) -> None:
-    path = fitted_path(preset)
+    path = active_fitted_path(preset)
     if not path.exists():
         return
     data = _read_toml(path)
@@ -326,7 +345,10 @@ def _apply_fitted(preset: str, values: dict, provenance: dict) -> None:
             continue  # the user's own measurement wins over the documented-point fit
         f = next(f for f in fields(SECTIONS[section]) if f.name == fname)
         values[full] = _coerce(entry.get("value"), f.type, f"{path}: {key}")
-        provenance[full] = {"source": entry.get("source", f"fitted: {path.name}"), "confidence": "fitted"}
+        where = (f"your calibration, {path}" if path != fitted_path(preset)
+                 else f"the shipped fit, presets/fitted/{path.name}")
+        provenance[full] = {"source": f"{entry.get('source', 'fitted')} [{where}]",
+                            "confidence": "fitted"}
 
 
 def parse_override(text: str) -> tuple[str, str]:

@@ -74,6 +74,16 @@ def _check(d: dict) -> str:
     return detail + f"; rtol {c.get('rtol', 0):g}, atol {c.get('atol', 0):g}, vs NumPy)"
 
 
+def _band(d: dict) -> str:
+    """``; band 420.1 µs to 980.0 µs``: the 5-95% spread of the ensemble, when computed."""
+    if not d.get("simulated_ns_band"):
+        return ""
+    lo, hi = d["simulated_ns_band"]
+    return (f"\n                   band {_ns(lo)} to {_ns(hi)} (5-95% of "
+            f"{d['band']['members']} ensemble members: how far to trust it, "
+            "docs/calibration.md)")
+
+
 def _overrides(cfg: dict) -> str:
     """`` with dma_fixed_ns=650`` for every value the command line overrode."""
     changed = [f"{name}={entry['value']:g}" if isinstance(entry["value"], float)
@@ -118,7 +128,7 @@ def format_run(d: dict) -> str:
         f"seed {d['seed']}",
         f"  correct          " + _check(d),
         f"  simulated time   {_ns(d['simulated_ns'])} ({d['cycles']:,} cycles at "
-        f"{clock / 1e9:.2f} GHz)",
+        f"{clock / 1e9:.2f} GHz)" + _band(d),
         textwrap.fill(d["limiter"]["message"], 100, initial_indent="  limited by       ",
                       subsequent_indent=" " * 19),
         f"  roofline bound   {_ns(d['bound_ns'])}, {_bound_reason(d)}; simulated/bound "

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config.presets import FIELD_INDEX, fitted_path, load_config, with_values
+from ..config.presets import FIELD_INDEX, fitted_path, user_fitted_path, load_config, with_values
 from ..errors import SimError
 from ..report.output import write_atomic
 from .measurements import FIT_VARIANTS, FITTED_PARAMETERS, MEASUREMENTS, Measurement
@@ -199,7 +199,7 @@ def write_fitted(result: FitResult, path=None) -> str:
     today = datetime.date.today().isoformat()
     lines = [
         "# Written by `python -m gpsimd_sim calibrate`; do not edit by hand.",
-        f"# Fitted on {today} to the documented trn1 throughputs: {used}.",
+        f"# Fitted on {today} to the documented {result.preset} throughputs: {used}.",
         "# Held out (predictions, never seen by the fit): every other documented point.",
         "",
     ]
@@ -213,7 +213,7 @@ def write_fitted(result: FitResult, path=None) -> str:
     for p in result.fit_points:
         key = p["variant"].replace(" ", "_").replace("-", "_").replace(",", "")
         lines.append(f"residual_pct.{key} = {p['error_pct']!r}")
-    path = path or fitted_path(result.preset)
+    path = path or user_fitted_path(result.preset)
     write_atomic(path, "\n".join(lines) + "\n")
     return str(path)
 
