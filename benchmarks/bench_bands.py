@@ -37,8 +37,9 @@ from gpsimd_sim.uncertainty import run_band
 d.update(run_band(r, members={members}))
 """
 VALIDATE_BANDS = """
+from gpsimd_sim.uncertainty.bands import add_validate_bands
 from gpsimd_sim.workload.calibration import validation_report, validation_text
-doc = validation_report("trn1", bands=True, members={members})
+doc = add_validate_bands(validation_report("trn1"), members={members})
 validation_text(doc)
 """
 

@@ -14,6 +14,7 @@ from gpsimd_sim.errors import ConfigError
 from gpsimd_sim.simulation import RunOptions, run
 from gpsimd_sim.timing.engine import simulate_timing
 from gpsimd_sim.uncertainty import band, get_ensemble, model_band, run_band
+from gpsimd_sim.uncertainty.bands import add_validate_bands
 from gpsimd_sim.uncertainty import ensemble as ensemble_mod
 from gpsimd_sim.workload.model import iteration_ns
 from gpsimd_sim.workload.retime import KernelTimer
@@ -190,7 +191,7 @@ def test_a_whole_model_band_contains_its_throughput_and_says_if_the_documented_o
 
 def test_validate_rows_carry_bands_fits_by_construction_and_the_prediction_honestly():
     from gpsimd_sim.workload.calibration import validation_report
-    doc = validation_report("trn1", bands=True, members=N, seed=0)
+    doc = add_validate_bands(validation_report("trn1"), members=N, seed=0)
     rows = {r["variant"]: r for r in doc["rows"]}
     for r in rows.values():
         low, high = r["iter_per_s_band"]

@@ -202,6 +202,10 @@ def fill_(self: Tensor, value) -> Tensor:
     return _apply("fill_", lambda a: np.full(a.shape, value), self, self)
 
 
+# the C++ member function t.fill_(v): a method of Tensor, defined with the other ops (so
+# tensor.py needs nothing from here)
+Tensor.fill_ = fill_
+
 OPS = ["abs", "ceil", "floor", "sin", "cos", "tan", "log", "log2", "log10", "exp", "pow",
        "clamp", "add", "sub", "mul", "div", "bitwise_and", "bitwise_or", "bitwise_not"]
 __all__ = OPS + [f"{n}_out" for n in OPS] + ["fill_"]

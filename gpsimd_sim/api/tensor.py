@@ -35,7 +35,7 @@ class Tensor:
 
     A kernel reaches its data only through the API's accessors, transfers and ops, as on
     the hardware: ``data`` and ``numpy()`` are refused while a kernel runs (they would move
-    data no model times).
+    data no model times). ``t.fill_(v)`` is a device op: ``api/ops.py`` adds it.
     """
 
     __slots__ = ("_storage", "name", "writer", "const")
@@ -77,10 +77,6 @@ class Tensor:
         _refuse_in_kernel(f"tensor {self.name}.numpy()")
         return self._storage.copy()
 
-    def fill_(self, value) -> "Tensor":
-        """Fill every element with ``value`` (C++ ``t.fill_(v)``), a timed device op."""
-        from .ops import fill_
-        return fill_(self, value)
 
     def accessor(self, ndim: int | None = None) -> "ElementAccessor":
         """Element-wise accessor (C++ ``t.accessor<T, N>()``); ``ndim`` defaults to ``dim()``."""

@@ -33,9 +33,11 @@ def main(args: argparse.Namespace) -> int:
                                         validation_text)
     guard = OutputGuard()
     guard.output("--markdown", args.markdown)
-    with progress_note("building the error-band ensemble (once per preset)"):
-        doc = validation_report(args.preset, threshold_pct=args.threshold, bands=args.band,
-                                members=args.band_members, seed=args.band_seed)
+    doc = validation_report(args.preset, threshold_pct=args.threshold)
+    if args.band:
+        from ..uncertainty.bands import add_validate_bands
+        with progress_note("building the error-band ensemble (once per preset)"):
+            add_validate_bands(doc, members=args.band_members, seed=args.band_seed)
     if args.markdown:
         write_atomic(args.markdown, validation_markdown(doc, args.preset, args.threshold))
     emit(to_json(doc) if args.json else validation_text(doc) + "\n")

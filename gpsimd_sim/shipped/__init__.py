@@ -34,3 +34,23 @@ def available(folder: str) -> list[str]:
     base = root() / folder
     return sorted(str(p.relative_to(base)) for p in base.rglob("*.py")
                   if p.name != "__init__.py" and "__pycache__" not in p.parts)
+
+
+def resolve_path(path: str) -> str:
+    """A path as given if it exists, else a shipped model or kernel of that name
+    (``models/mlp.py``, ``kernels/relu_tcm.py``, ``relu_tcm``), else the path unchanged."""
+    if Path(path).exists():
+        return path
+    if path.startswith("models/"):
+        return find(path, "models") or path
+    return find(path, "kernels") or find(path, "models") or path
+
+
+def is_shipped(path: str) -> bool:
+    """True for one of the project's own kernel files: the simulator's own code, which
+    validate, calibrate and the ensemble may run in their own process and keep on disk."""
+    try:
+        Path(resolve_path(path)).resolve().relative_to((root() / "kernels").resolve())
+        return True
+    except (ValueError, OSError):
+        return False

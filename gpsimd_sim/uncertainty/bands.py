@@ -133,3 +133,21 @@ def band_text(point: float, low: float, high: float, unit: str = "", scale: floa
     u = f" {unit}" if unit else ""
     return (f"{point / scale:{fmt}}{u} (band {low / scale:{fmt}} to {high / scale:{fmt}}{u}, "
             f"5-95% of the ensemble)")
+
+
+def add_validate_bands(doc: dict, members: int | None = None, seed: int = DEFAULT_SEED,
+                       model_path: str | None = None) -> dict:
+    """A ``validation_report`` document with each row's band, whether the documented value
+    lies inside it, and the verdict judged on the bands."""
+    from ..workload.calibration import validation_passed
+    info = validate_bands(doc["preset"], members=members, seed=seed,
+                          model_path=model_path or doc.get("model"))
+    for r in doc["rows"]:
+        b = info["rows"][r["variant"]]
+        r["iter_per_s_band"] = b["iter_per_s_band"]
+        r["documented_in_band"] = (b["iter_per_s_band"][0] <= r["documented_iter_per_s"]
+                                   <= b["iter_per_s_band"][1])
+    doc["bands"] = info["ensemble"]
+    doc["one_at_a_time"] = info.get("one_at_a_time")
+    doc["passed"] = validation_passed(doc)
+    return doc

@@ -34,7 +34,7 @@ import numpy as np
 from ..config.hardware import SECTIONS, HardwareConfig
 from ..config.presets import (ParamRange, check_config, load_config, load_ranges,
                               preset_document_digest, _merged, _preset_path)
-from . import cache
+from .. import cachefiles as cache
 
 DEFAULT_MEMBERS = 100
 DEFAULT_SEED = 0

@@ -348,12 +348,10 @@ def leave_one_out(prepared: PreparedPoints, config, names=FITTED_PARAMETERS) -> 
 
 
 def validation_report(preset: str = "trn1", model_path: str = DEFAULT_MODEL,
-                      threshold_pct: float = 5.0, bands: bool = False,
-                      members: int | None = None, seed: int = 0) -> dict:
+                      threshold_pct: float = 5.0) -> dict:
     """The validate document: fit rows and prediction rows apart, what each prediction
-    tests, the leave-one-out table and, with ``bands``, each row's ensemble band and whether
-    the documented value lies inside it (gpsimd_sim.uncertainty). ``validation_passed``
-    says pass or fail from the predictions alone."""
+    tests and the leave-one-out table (``uncertainty.bands.add_validate_bands`` adds each
+    row's band). ``validation_passed`` says pass or fail from the predictions alone."""
     config, provenance, points, prepared = _prepared_for(preset, model_path)
     rows = validate(preset, model_path)
     tests = prediction_tests(prepared, config)
@@ -382,16 +380,6 @@ def validation_report(preset: str = "trn1", model_path: str = DEFAULT_MODEL,
         "leave_one_out": leave_one_out(prepared, config),
         "bands": None,
     }
-    if bands:
-        from ..uncertainty.bands import validate_bands
-        info = validate_bands(preset, members=members, seed=seed, model_path=model_path)
-        for r in rows:
-            b = info["rows"][r["variant"]]
-            r["iter_per_s_band"] = b["iter_per_s_band"]
-            r["documented_in_band"] = (b["iter_per_s_band"][0] <= r["documented_iter_per_s"]
-                                       <= b["iter_per_s_band"][1])
-        doc["bands"] = info["ensemble"]
-        doc["one_at_a_time"] = info.get("one_at_a_time")
     doc["passed"] = validation_passed(doc)
     return doc
 

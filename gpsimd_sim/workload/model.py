@@ -36,6 +36,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..cachefiles import workload_dir
 from ..config.hardware import HardwareConfig
 from ..functional.executor import reference_for
 from ..report import analysis
@@ -145,11 +146,6 @@ _OUTPUTS: OrderedDict = OrderedDict()
 _OUTPUTS_SIZE = 64
 
 
-def _cache_dir() -> Path:
-    root = os.environ.get("GPSIMD_SIM_CACHE_DIR")
-    return (Path(root) if root else Path.home() / ".cache" / "gpsimd_sim") / "workload"
-
-
 def _digest(x: np.ndarray) -> str:
     h = hashlib.blake2b(digest_size=16)
     h.update(str((x.shape, x.dtype.str)).encode())
@@ -165,7 +161,7 @@ def _remembered(token: str | None, what: str, x: np.ndarray, compute) -> np.ndar
     if hit is not None:
         _OUTPUTS.move_to_end(key)
         return hit.copy()
-    path = _cache_dir() / f"{token}-{what}-{key[2]}.npy"
+    path = workload_dir() / f"{token}-{what}-{key[2]}.npy"
     out = None
     try:
         out = np.load(path, allow_pickle=False)

@@ -11,44 +11,11 @@ from ..config.hardware import HardwareConfig
 from ..config.presets import config_to_dict
 from ..errors import SimError
 from ..frontend import load
+from ..shipped import is_shipped as shipped, resolve_path  # noqa: F401 - re-exported
 from ..functional.loader import PythonKernel as LoadedKernel
 from ..simulation import SCHEMA_VERSION, RunOptions
 from .model import Model, StepResult, simulate_step
 from .protocol import Protocol
-
-
-def project_root() -> Path:
-    """The checkout the package was installed from (holds kernels/ and models/ when it is
-    an editable install; otherwise ``gpsimd_sim.shipped`` provides them)."""
-    return Path(__file__).resolve().parents[2]
-
-
-def resolve_path(path: str) -> str:
-    """A path as given if it exists, else a shipped file of that name
-    (``gpsimd_sim.shipped``: kernels/..., models/...), else relative to the project root."""
-    if Path(path).exists():
-        return path
-    try:
-        from ..shipped import find
-        for folder in ("kernels", "models"):
-            if path.startswith(folder + "/"):
-                found = find(path, folder)
-                if found:
-                    return found
-    except ImportError:
-        pass
-    candidate = project_root() / path
-    return str(candidate) if candidate.exists() else path
-
-
-def _kernel_folders() -> list[Path]:
-    folders = [project_root() / "kernels"]
-    try:
-        from ..shipped import root
-        folders.append(root() / "kernels")
-    except ImportError:
-        pass
-    return [f.resolve() for f in folders if f.exists()]
 
 
 def load_model(path: str) -> tuple[Model, Protocol]:
@@ -123,19 +90,6 @@ class ModelResult:
             "wall_s": self.wall_s,
             "config": config_to_dict(self.config, self.provenance),
         }
-
-
-def shipped(path: str) -> bool:
-    """True for a kernel file of this checkout's kernels/ folder: the simulator's own code,
-    which needs no fencing off in a child process (validate, calibrate, microbenchmarks)."""
-    resolved = Path(resolve_path(path)).resolve()
-    for folder in _kernel_folders():
-        try:
-            resolved.relative_to(folder)
-            return True
-        except ValueError:
-            continue
-    return False
 
 
 def kernel_options(kernel_path: str, isolate: bool | None = None, **kw) -> RunOptions:

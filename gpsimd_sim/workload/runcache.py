@@ -18,16 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cachefiles import code_digest, file_digest, workload_dir
+from ..shipped import is_shipped as shipped
 from ..simulation import RunResult, resolve_cores, simulate_loaded
 from ..timing.engine import simulate_timing
-from .model import _cache_dir
 
 VERSION = 1
 
 
 def _key(kernel, args, config, options) -> str | None:
-    from ..uncertainty.cache import code_digest, file_digest
-    from .run import shipped
     path = getattr(kernel, "path", "")
     if not path or not str(path).endswith(".py") or not shipped(path):
         return None
@@ -53,7 +52,7 @@ def kernel_run(kernel, args: list, config, provenance, options) -> RunResult:
     key = _key(kernel, args, config, options)
     if key is None:
         return simulate_loaded(kernel, args, config, provenance, options)
-    path = _cache_dir() / "runs" / f"{key}.pkl"
+    path = workload_dir() / "runs" / f"{key}.pkl"
     start = time.perf_counter()
     functional = None
     try:
@@ -81,4 +80,4 @@ def kernel_run(kernel, args: list, config, provenance, options) -> RunResult:
 
 
 def cache_folder() -> Path:
-    return _cache_dir() / "runs"
+    return workload_dir() / "runs"

@@ -1,5 +1,7 @@
-"""The ensemble cache: fitted ensembles kept per preset content, seed and size in the user
-cache folder (``$GPSIMD_SIM_CACHE_DIR`` or ``~/.cache/gpsimd_sim``), written atomically."""
+"""Files the simulator keeps between runs in the user cache folder (``$GPSIMD_SIM_CACHE_DIR``
+or ``~/.cache/gpsimd_sim``): fitted ensembles (uncertainty/), runs of the shipped kernels
+(workload/runcache.py). Keys include ``code_digest``, so nothing made by other code is
+reused; files are written atomically."""
 from __future__ import annotations
 
 import hashlib
@@ -10,17 +12,41 @@ from functools import lru_cache
 from pathlib import Path
 
 
-def cache_dir() -> Path:
-    """``$GPSIMD_SIM_CACHE_DIR/ensembles`` (read at each use: tests redirect it)."""
+def base_dir() -> Path:
+    """``$GPSIMD_SIM_CACHE_DIR`` or ``~/.cache/gpsimd_sim`` (read at each use: tests
+    redirect it)."""
     root = os.environ.get("GPSIMD_SIM_CACHE_DIR")
-    return (Path(root) if root else Path.home() / ".cache" / "gpsimd_sim") / "ensembles"
+    return Path(root) if root else Path.home() / ".cache" / "gpsimd_sim"
+
+
+def private(path: Path) -> Path:
+    """``path`` made owner-only, refused when someone else could write into it: the
+    simulator unpickles what it finds there."""
+    from .errors import ConfigError
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = path.stat()
+    if st.st_uid != os.getuid() or st.st_mode & 0o022:
+        raise ConfigError(f"{path}: the cache folder is writable by others or not yours, and "
+                          "gpsimd_sim loads data from it: run `chmod go-w` on it or set "
+                          "GPSIMD_SIM_CACHE_DIR to a folder of your own")
+    return path
+
+
+def cache_dir() -> Path:
+    """Fitted ensembles: ``<cache>/ensembles``."""
+    return private(base_dir() / "ensembles")
+
+
+def workload_dir() -> Path:
+    """Kept runs and activations of the documented workloads: ``<cache>/workload``."""
+    return private(base_dir() / "workload")
 
 
 @lru_cache(maxsize=1)
 def code_digest() -> str:
     """A digest of the simulator's own source: a cached ensemble made by other code (a
     changed cost, record or timing rule) is never reused."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parent
     h = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         if "cli" in path.relative_to(root).parts:
