@@ -1,6 +1,6 @@
 """ReLU through the TCM accessor, one core: the tutorial's second kernel (neuron-tcm/relu.cpp).
 
-Line for line with the C++ in ../shared/seed-customop-mlp-perf-opt.txt; the inner
+Line for line with the C++ the tutorial publishes (kernels/cpp/neuron-tcm/relu.cpp); the inner
 `for (size_t j ...)` loop is the @loop function, compiled by numba.
 """
 from gpsimd_sim.api import float32, kernel, loop, sizeof, tcm_free, tcm_malloc, zeros

@@ -203,7 +203,7 @@ def limiter(timing: TimingResult, traces: list[CoreTrace] | None = None,
 
 
 def utilisation(timing: TimingResult, config: HardwareConfig) -> dict:
-    """Engine-active % per core, DMA throughput and its share of the bandwidth limit.
+    """Engine-active % per core (kinds.ACTIVE), DMA throughput and its share of the limit.
 
     The limit is what the cores that ran can draw (one DMA queue each, at most the queue
     count, never more than device memory); ``hbm_bandwidth_utilisation_pct`` is the
@@ -233,8 +233,9 @@ def utilisation(timing: TimingResult, config: HardwareConfig) -> dict:
         # of the time cores spend on DMA, the part that moves data (the rest is fixed cost
         # and waiting for a queue)
         "dma_efficiency_pct": 100.0 * moving_ns / dma_ns if dma_ns else 0.0,
-        # executing the kernel's own instructions (compute loops, element accesses), as the
-        # profiler's engine-active; the rest of a core's time it is stalled on DMA or done
+        # executing the kernel's own instructions (kinds.ACTIVE: compute, stream accesses,
+        # tensor ops), the profiler's engine active; the rest of its time a core is stalled
+        # on device memory or DMA, or done
         "engine_active_pct": [pct(sum(t.parts[k] for k in ACTIVE)) for t in timing.cores],
         "running_pct": [pct(t.end_ns) for t in timing.cores],
         "compute_active_pct": [pct(t.compute_ns) for t in timing.cores],

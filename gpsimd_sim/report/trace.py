@@ -8,12 +8,14 @@ Layout (one process per group of tracks, sorted as listed):
   and each DMA transfer the core blocks on, split into its fixed cost, the wait for a free
   queue and the data movement (``zeros()`` fills likewise, named as fills); ``tcm_malloc``
   and ``tcm_free`` as instant events; a TCM-in-use counter per core.
-- "DMA queues": one track per queue that carried a transfer (bytes, tensor, offsets, core);
-  the device-memory bandwidth all transfers draw, as a counter.
+- "DMA queues" ("DMA engines (one per core)" under a per_core preset such as trn2): one track
+  per channel that carried a transfer (bytes, tensor, offsets, core); the device-memory
+  bandwidth all transfers draw, as a counter.
 
 ``ts`` and ``dur`` are microseconds of simulated time (fractional); ``args`` keep the
 nanoseconds where they matter. Slices on one track never overlap, so the busy time of a
-core track is exactly its compute + element + DMA time of the JSON result.
+core track is exactly the sum of its parts in the JSON result (compute, element, stream,
+tensor_op, dma_fixed, dma_wait, dma_transfer, fill).
 """
 from __future__ import annotations
 
@@ -113,8 +115,7 @@ def add_kernel_run(b: TraceBuilder, result, offset_ns: float = 0.0, call: str | 
         for name, t, value in timing.counters:
             if name == f"tcm core {core}":
                 b.counter(PID_CORES, tcm_name, t + offset_ns, {"bytes": value})
-    per_core = timing.dma is not None and timing.dma.name == "per_core"
-    b.process(PID_DMA, "DMA engines (one per core)" if per_core else "DMA queues")
+    b.process(PID_DMA, _dma_process_name(result.config))
     label = timing.dma.channel_label if timing.dma else "DMA queue"
     for s in sorted(channel_spans, key=lambda s: s.start_ns):
         channel = s.track[1]
@@ -125,6 +126,12 @@ def add_kernel_run(b: TraceBuilder, result, offset_ns: float = 0.0, call: str | 
 
 
 BANDWIDTH = "device-memory bandwidth (GB/s)"
+
+
+def _dma_process_name(config) -> str:
+    """The DMA group's name, as the preset's organisation has it."""
+    return ("DMA engines (one per core)" if config.dma.organisation == "per_core"
+            else "DMA queues")
 
 
 def _bandwidth_counter(b: TraceBuilder, counters, offset_ns: float, end_ns: float) -> None:
@@ -164,7 +171,7 @@ def model_trace(result) -> dict:
         if c.kind == "custom_op":
             add_kernel_run(b, next(runs), offset_ns=now, call=c.name)
         elif c.detail.get("bytes") and c.ns > 0:  # a device op's weight and activation reads
-            b.process(PID_DMA, "DMA queues")
+            b.process(PID_DMA, _dma_process_name(result.config))
             b.counter(PID_DMA, BANDWIDTH, now, {"GB/s": c.detail["bytes"] / c.ns})
             b.counter(PID_DMA, BANDWIDTH, now + c.ns, {"GB/s": 0.0})
         now += c.ns

@@ -66,8 +66,11 @@ def compute_ns(rec: Compute, config: HardwareConfig) -> float:
 
 
 def element_ns(reads: int, writes: int, config: HardwareConfig) -> float:
-    """A run of element-wise accesses: one at a time, each a device-memory round trip."""
-    return (reads + writes) * config.memory.element_access_ns
+    """A run of element-wise accesses, one at a time: a read is a device-memory round trip
+    the core waits for; a write costs ``element_write_fraction`` of it (1: it blocks as a
+    read does; less: it is posted)."""
+    m = config.memory
+    return m.element_access_ns * (reads + m.element_write_fraction * writes)
 
 
 def stream_access_work_cycles(rec: StreamAccess, config: HardwareConfig) -> float:

@@ -185,7 +185,8 @@ class FillKind(Kind):
         t["fills"] += 1
 
     def op_name(self, rec) -> str:
-        return "zeros() fill"
+        # the factory that made the tensor: "zeros#0" -> "zeros() fill"
+        return f"{rec.tensor.split('#', 1)[0]}() fill"
 
     def transfer_args(self, rec):
         return {"tensor": rec.tensor, "line": rec.line}

@@ -1,7 +1,7 @@
 """Documented throughputs: the named data calibration fits and validation checks against.
 
 Source: the Neuron tutorial "Neuron Custom C++ Operators Performance Optimization"
-(../shared/seed-customop-mlp-perf-opt.txt), printed by inference.py on a trn1 instance.
+(docs/hardware.md#benchmark), printed by inference.py on a trn1 instance.
 """
 from __future__ import annotations
 
