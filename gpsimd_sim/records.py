@@ -1,6 +1,8 @@
 """What each core did, in program order: the contract between the front ends and timing.
 
-A front end (a Python kernel run by ``functional/``, or a C++ kernel run by ``cpp/``)
+Records are named tuples: cheap to make by the million, immutable, and quick to send
+between processes. A front end (a Python kernel run by ``functional/``, or a C++ kernel run
+by ``cpp/``)
 appends one record per DMA transfer, per block of compute work, per run of element
 accesses, per stream buffer, per fill and per allocation; the timing stage replays them
 (``timing/kinds.py`` says what each kind costs and how it is shown). Custom-operator
@@ -12,7 +14,9 @@ file is the ``CoreTrace``'s ``source``.
 """
 from __future__ import annotations
 
+import marshal
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # The operation classes compute work is counted in; a front end may leave some out (0).
 # The preset's cost table gives each class its cycles (``config.CoreConfig``).
@@ -20,8 +24,7 @@ OP_CLASSES = ("iterations", "arith", "compares", "selects", "branches", "calls",
               "pows", "transcendentals")
 
 
-@dataclass(slots=True)
-class Compute:
+class Compute(NamedTuple):
     """A block of compute work: one call of a compiled ``@loop``, or the C++ code run between
     two API calls. ``ops`` counts operations by class (keys of ``OP_CLASSES``)."""
     ops: dict
@@ -33,16 +36,14 @@ class Compute:
     vectorisable: bool = True  # False when the loop goes through element-wise accessors
 
 
-@dataclass(slots=True)
-class ElementRun:
+class ElementRun(NamedTuple):
     """A run of element-wise accessor reads and writes of device memory, one at a time."""
     reads: int
     writes: int
     line: int
 
 
-@dataclass(slots=True)
-class Dma:
+class Dma(NamedTuple):
     """One tensor_to_tcm (``to_tcm``) or tcm_to_tensor (``to_tensor``) call."""
     direction: str
     tensor: str
@@ -54,8 +55,7 @@ class Dma:
     line: int
 
 
-@dataclass(slots=True)
-class StreamTransfer:
+class StreamTransfer(NamedTuple):
     """A stream accessor's buffer moving: a read stream's ``refill`` or a write stream's
     ``flush``, one DMA transfer between the tensor and the stream's TCM buffer."""
     direction: str       # "refill" or "flush"
@@ -68,8 +68,7 @@ class StreamTransfer:
     line: int
 
 
-@dataclass(slots=True)
-class StreamAccess:
+class StreamAccess(NamedTuple):
     """``read()`` / ``write(v)`` calls served from a stream's TCM buffer since its last
     refill or flush: one element at a time, a TCM load or store each."""
     reads: int
@@ -78,16 +77,14 @@ class StreamAccess:
     line: int
 
 
-@dataclass(slots=True)
-class Fill:
+class Fill(NamedTuple):
     """``zeros()`` (or ones, full, eye): the tensor's bytes written in device memory."""
     tensor: str
     nbytes: int
     line: int
 
 
-@dataclass(slots=True)
-class TensorOp:
+class TensorOp(NamedTuple):
     """A device tensor op of the API (``abs``, ``add_out``, ``fill_``, ...): ``elements``
     results computed on the GPSIMD cores, reading ``bytes_in`` and writing ``bytes_out``
     of device memory."""
@@ -99,8 +96,7 @@ class TensorOp:
     line: int
 
 
-@dataclass(slots=True)
-class Alloc:
+class Alloc(NamedTuple):
     """``tcm_malloc``: ``ok`` is False when the pool could not satisfy it (None returned)."""
     buffer: int
     nbytes: int
@@ -108,8 +104,7 @@ class Alloc:
     line: int
 
 
-@dataclass(slots=True)
-class Free:
+class Free(NamedTuple):
     """``tcm_free`` of a buffer (``nbytes`` 0 for ``tcm_free(None)``)."""
     buffer: int
     nbytes: int
@@ -124,29 +119,28 @@ _KIND_INDEX = {kind: i for i, kind in enumerate(RECORD_KINDS)}
 
 
 def _pack(records: list) -> list:
-    """Records as plain tuples (kind index first): pickling tuples is several times faster
-    than pickling objects, and records cross a process boundary (isolation.py)."""
+    """Records as plain tuples, kind index first, for ``marshal`` (several times faster
+    than pickling objects; records cross a process boundary: isolation.py)."""
     index = _KIND_INDEX
     out = []
     for r in records:
-        cls = type(r)
-        if cls is Compute:  # its ops dict as a tuple in OP_CLASSES order
+        if type(r) is Compute:  # its ops dict as a tuple, in OP_CLASSES order
             ops = r.ops
-            out.append((0, tuple(ops.get(k, 0) for k in OP_CLASSES), r.tcm_loads,
-                        r.tcm_stores, r.elem_bytes, r.name, r.line, r.vectorisable))
+            out.append((0, tuple([ops.get(k, 0) for k in OP_CLASSES]), *r[1:]))
         else:
-            out.append((index[cls],) + tuple(getattr(r, f) for f in cls.__slots__))
+            out.append((index[type(r)], *r))
     return out
 
 
 def _unpack(core, packed, tcm_peak_bytes, malloc_failures, steps, source) -> "CoreTrace":
-    kinds = RECORD_KINDS
+    kinds, new, classes = RECORD_KINDS, tuple.__new__, OP_CLASSES
     records = []
-    for t in packed:
+    append = records.append
+    for t in marshal.loads(packed):
         if t[0] == 0:
-            records.append(Compute(dict(zip(OP_CLASSES, t[1])), *t[2:]))
+            append(new(Compute, (dict(zip(classes, t[1])), *t[2:])))
         else:
-            records.append(kinds[t[0]](*t[1:]))
+            append(new(kinds[t[0]], t[1:]))
     return CoreTrace(core, records, tcm_peak_bytes, malloc_failures, steps, source)
 
 
@@ -161,5 +155,6 @@ class CoreTrace:
     source: str = ""     # the kernel file the records' lines refer to
 
     def __reduce__(self):
-        return (_unpack, (self.core, _pack(self.records), self.tcm_peak_bytes,
+        # marshal: several times faster than pickle for plain tuples of numbers and text
+        return (_unpack, (self.core, marshal.dumps(_pack(self.records)), self.tcm_peak_bytes,
                           self.malloc_failures, self.steps, self.source))

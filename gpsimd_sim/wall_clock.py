@@ -12,6 +12,19 @@ from contextlib import contextmanager
 from .errors import WallTimeLimit
 
 _armed = False  # is a wall limit running in this process?
+# While a compiled @loop runs, an alarm is only noted (``native``/``expired``): a signal
+# cannot stop machine code anyway (its iteration budget does), and two setitimer calls per
+# loop call would cost more than many loops themselves.
+native = False
+expired = False
+_message = ""
+
+
+def raise_expired() -> None:
+    """Raise the wall-time limit noted while compiled code ran."""
+    global expired
+    expired = False
+    raise WallTimeLimit(_message)
 
 
 @contextmanager
@@ -34,7 +47,9 @@ def wall_limit(seconds: float | None, path: str):
     try:
         yield
     finally:
+        global expired
         _armed = False
+        expired = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 

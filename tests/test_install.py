@@ -1,6 +1,7 @@
 """A user's install: build the wheel, install it (not editable) into a fresh virtual
 environment, and use it from a folder that is not the checkout."""
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,14 @@ def installed(tmp_path_factory):
     """(bin folder of a fresh venv holding the built wheel, a working folder outside)."""
     base = tmp_path_factory.mktemp("install")
     wheels = base / "wheels"
+    # a clean copy of the sources: a stale build/ folder of the checkout would leak old
+    # files into the wheel
+    source = base / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        "build", "dist", "*.egg-info", ".git", ".ci-venv", ".ci-cache", ".venv", "__pycache__",
+        ".hypothesis", ".pytest_cache"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                    "-q", "-w", str(wheels), str(ROOT)], check=True, capture_output=True,
+                    "-q", "-w", str(wheels), str(source)], check=True, capture_output=True,
                    timeout=300)
     venv = base / "venv"
     # the dependencies (numpy, numba, ...) come from this environment; the package itself

@@ -71,7 +71,7 @@ def _apply(name: str, fn, result: Tensor | None, *args, integral: bool = False) 
         raise ctx.fault(f"{what}: result {result.name} is a const input tensor")
     target = storage(result)
     if ctx.multicore:  # every core runs the op: writing a shared tensor twice is a race
-        claim(ctx, result, 0, result.numel())
+        claim(ctx, result, 0, result.numel(), ctx.line())
     target[...] = np.asarray(out).astype(target.dtype, copy=False)
     n = int(np.prod(shape))
     nbytes_in = 0 if name == "fill_" else sum(storage(a).nbytes for a in args

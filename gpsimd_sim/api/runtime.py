@@ -71,6 +71,7 @@ class CoreContext:
                  display_file: str | None = None, tcm_align: int = 64,
                  stream_buffer_bytes: int = 4096, fast_streams: int = 4):
         self.core_id = core_id
+        self.order = core_id      # the position of this core in the run order (races)
         self.core_count = core_count
         self.multicore = multicore
         self.kernel_file = kernel_file        # absolute: what code objects carry
@@ -92,8 +93,11 @@ class CoreContext:
         """Append a record, first closing any open run of interpreted element accesses."""
         if self.pending_reads or self.pending_writes:
             self.flush_elements()
-        self.step()
-        self.trace.records.append(record)
+        trace = self.trace
+        trace.steps += 1
+        if trace.steps > self.limits.max_steps:
+            self.step(0)   # raises, naming the line
+        trace.records.append(record)
 
     def flush_elements(self) -> None:
         self.trace.records.append(ElementRun(self.pending_reads, self.pending_writes, 0))
@@ -115,9 +119,14 @@ class CoreContext:
     # -- where in the user's file ----------------------------------------------------------
     def line(self) -> int:
         """Line of the kernel file currently executing (innermost frame in that file)."""
-        frame = sys._getframe(1)
+        return self.line_at(sys._getframe(1))
+
+    def line_at(self, frame) -> int:
+        """The kernel file's line at ``frame`` or the nearest frame below it in that file
+        (an API function passes its caller's frame: usually the kernel itself)."""
+        kernel_file = self.kernel_file
         while frame is not None:
-            if frame.f_code.co_filename == self.kernel_file:
+            if frame.f_code.co_filename == kernel_file:
                 return frame.f_lineno
             frame = frame.f_back
         return 0

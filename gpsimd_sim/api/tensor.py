@@ -7,11 +7,13 @@ TCM (``stream.py``).
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ..records import Dma, Fill
 from .dtypes import DTYPES, bfloat16, float16, float32, int8, int16, int32, is_float, uint8  # noqa: F401
-from .runtime import current, current_or_none
+from .runtime import _current, current, current_or_none
 from .stream import ReadStreamAccessor, WriteStreamAccessor, open_stream
 from .tcm import TcmBuffer
 
@@ -38,16 +40,25 @@ class Tensor:
     data no model times). ``t.fill_(v)`` is a device op: ``api/ops.py`` adds it.
     """
 
-    __slots__ = ("_storage", "name", "writer", "const")
+    __slots__ = ("_storage", "_flat", "name", "writer", "const")
 
     def __init__(self, data: np.ndarray, name: str, const: bool = False):
         self._storage = data
+        self._flat = None   # the data as one dimension, made on first use
         self.name = name
-        self.writer = None  # per-element writing core, made on the first multicore write
+        self.writer = None  # multicore writes: (start, end, core, line, order), for find_race
         self.const = const  # a `const torch::Tensor&` input: its accessors are read-only
 
     def numel(self) -> int:
         return int(self._storage.size)
+
+    def flat(self) -> np.ndarray:
+        """The data as one dimension (a view, kept): the TCM accessor's offsets index it.
+        For the simulator's own code; a kernel reaches data through accessors."""
+        f = self._flat
+        if f is None:
+            f = self._flat = self._storage.reshape(-1)
+        return f
 
     def sizes(self) -> tuple[int, ...]:
         return tuple(self._storage.shape)
@@ -216,39 +227,86 @@ class TcmAccessor:
                             f"is {t.dtype}")
         return ctx, array, offset, n
 
+    def _fast(self, ctx, buffer, offset, n):
+        """The buffer's memory when every check passes at a glance, else None (then
+        ``_span`` checks one by one and names the fault)."""
+        t = self.tensor
+        if (type(buffer) is TcmBuffer and ctx is not None and not buffer.freed
+                and buffer.core == ctx.core_id and type(offset) is int and type(n) is int
+                and 0 <= offset and 0 <= n and offset + n <= t._storage.size):
+            array = buffer._array
+            if n <= array.shape[0] and array.dtype is t._storage.dtype:
+                return array
+        return None
+
     def tensor_to_tcm(self, buffer: TcmBuffer, offset: int, n: int) -> None:
         """Copy ``n`` elements of the flat tensor from ``offset`` into ``buffer``."""
-        ctx, array, offset, n = self._span("tensor_to_tcm", buffer, offset, n)
-        array[:n] = self.tensor._storage.reshape(-1)[offset:offset + n]
-        ctx.emit(Dma("to_tcm", self.tensor.name, offset, n, n * array.itemsize, buffer.id,
-                     buffer.offset, ctx.line()))
+        ctx = _current.get()
+        array = self._fast(ctx, buffer, offset, n)
+        if array is None:
+            ctx, array, offset, n = self._span("tensor_to_tcm", buffer, offset, n)
+        t = self.tensor
+        array[:n] = t.flat()[offset:offset + n]
+        ctx.emit(Dma("to_tcm", t.name, offset, n, n * array.itemsize, buffer.id,
+                     buffer.offset, ctx.line_at(sys._getframe(1))))
 
     def tcm_to_tensor(self, buffer: TcmBuffer, offset: int, n: int) -> None:
         """Copy ``n`` elements of ``buffer`` into the flat tensor at ``offset``."""
-        ctx, array, offset, n = self._span("tcm_to_tensor", buffer, offset, n)
+        ctx = _current.get()
+        array = self._fast(ctx, buffer, offset, n)
+        if array is None:
+            ctx, array, offset, n = self._span("tcm_to_tensor", buffer, offset, n)
         t = self.tensor
         if t.const:
             raise ctx.fault(f"tcm_to_tensor into const input tensor {t.name} (C++: "
                             "tcm_accessor() of a const Tensor& is read-only)")
+        line = ctx.line_at(sys._getframe(1))
         if ctx.multicore:
-            claim(ctx, t, offset, n)
-        t._storage.reshape(-1)[offset:offset + n] = array[:n]
+            claim(ctx, t, offset, n, line)
+        t.flat()[offset:offset + n] = array[:n]
         ctx.emit(Dma("to_tensor", t.name, offset, n, n * array.itemsize, buffer.id,
-                     buffer.offset, ctx.line()))
+                     buffer.offset, line))
 
 
-def claim(ctx, t: Tensor, offset: int, n: int) -> None:
-    """Record which core wrote each element; two cores writing one element is a race."""
+def claim(ctx, t: Tensor, offset: int, n: int, line: int = 0) -> None:
+    """Note that this core wrote elements [offset, offset + n) of ``t`` (multicore kernels):
+    ``find_race`` checks the writes of every core once the cores have run. Cheap per call:
+    an interval, not a per-element map."""
     if t.writer is None:
-        t.writer = np.full(t.numel(), -1, dtype=np.int16)
-    span = t.writer[offset:offset + n]
-    clash = np.flatnonzero((span != -1) & (span != ctx.core_id))
-    if clash.size:
-        i = offset + int(clash[0])
-        raise ctx.fault(f"race: tensor {t.name} element {i} written by core "
-                        f"{int(t.writer[i])} and core {ctx.core_id} (no synchronisation "
-                        "between cores: the result depends on timing)")
-    span[:] = ctx.core_id
+        t.writer = []
+        written = getattr(ctx, "written", None)
+        if written is not None:
+            written.append(t)
+    t.writer.append((offset, offset + n, ctx.core_id, line, ctx.order))
+
+
+def find_race(t: Tensor, display: str):
+    """The first element of ``t`` two cores wrote, as the fault the later core's write
+    raises; None when the cores' writes are disjoint."""
+    if not t.writer:
+        return None
+    best = None                    # (element, earlier write, later write)
+    ends: dict[int, tuple] = {}    # core -> its write reaching furthest so far
+    for w in sorted(t.writer):     # by start: the first overlap found is the lowest element
+        start, end, core = w[0], w[1], w[2]
+        if start >= end:
+            continue
+        for other, o in ends.items():
+            if other != core and o[1] > start:
+                first, second = (o, w) if o[4] < w[4] else (w, o)
+                best = (start, first, second)
+                break
+        if best is not None:
+            break
+        if core not in ends or end > ends[core][1]:
+            ends[core] = w
+    if best is None:
+        return None
+    i, first, second = best
+    from ..errors import KernelFault
+    return KernelFault(f"{display}:{second[3]}: core {second[2]}: race: tensor {t.name} element "
+                       f"{i} written by core {first[2]} and core {second[2]} (no "
+                       "synchronisation between cores: the result depends on timing)")
 
 
 def _new_tensor(kind: str, data: np.ndarray) -> Tensor:

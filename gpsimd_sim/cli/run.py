@@ -44,6 +44,11 @@ def add_parser(sub) -> None:
     add_hardware_options(p)
     add_output_options(p)
     add_band_options(p)
+    p.add_argument("--no-isolate", dest="isolate", action="store_false",
+                   help="run a Python kernel in the simulator's own process, not in its "
+                        "worker process: faster for runs of millions of records, but a "
+                        "kernel that exits, hangs in native code or crashes then takes the "
+                        "simulator with it")
     p.add_argument("--max-steps", type=positive_int, default=RunOptions.max_steps,
                    help="API calls and interpreted element accesses per core before the "
                         "kernel is declared non-terminating (default %(default)s)")
@@ -66,7 +71,7 @@ def options_from(args: argparse.Namespace) -> RunOptions:
             raise ConfigError(f"{what}: a name is given twice")
     return RunOptions(kernel=args.kernel, shape=args.shape, cores=args.cores,
                       inputs=inputs, scalars=scalars, op=args.op, rtol=args.rtol,
-                      atol=args.atol,
+                      atol=args.atol, isolate=args.isolate,
                       buffer_size=args.buffer_size, preset=args.preset,
                       overrides=list(args.overrides), seed=args.seed, dtype=args.dtype,
                       max_steps=args.max_steps, max_iterations=args.max_iterations,

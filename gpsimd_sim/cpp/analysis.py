@@ -17,10 +17,17 @@ Classification rules (x86-64, documented in docs/cpp.md):
   forward conditional branch over at most two instructions (what a target with conditional
   moves does in one select; the skipped instructions are free); ``branches``: other
   conditional branches.
-* ``arith``: integer and floating-point ALU operations, conversions, shifts, logic, lea;
-  ``divs``: div, idiv, div*, sqrt*, rcp*; ``calls``: calls of functions that are not the
-  API, the instrumentation or libm; ``transcendentals``: calls of exp, log, sin, ... ;
-  ``pows``: calls of pow.
+* ``arith``: integer and floating-point ALU operations, conversions, shifts, logic, lea.
+* ``divs``, ``pows`` and ``transcendentals`` follow the Python @loop's rules
+  (gpsimd_sim/loops): ``divs`` are the division instructions (div, idiv, div*, fdiv*,
+  fidiv*, fprem*, the reciprocals rcp*) and calls of fmod, remainder, remquo, div/ldiv and
+  libgcc's 128-bit division helpers; ``pows`` are calls of pow (and libgcc's __powi*);
+  ``transcendentals`` are the square-root instructions (sqrt*, rsqrt*, x87 fsqrt, fsin,
+  fcos, ...) and calls of sqrt, cbrt, exp, log, sin, ... (``_TRANSCENDENTAL``), in their
+  double, float and long double forms. gcc's errno guard around an inlined sqrt (a compare,
+  a branch to a cold call of sqrtf for negative inputs, a jump back) leaves one
+  transcendental per sqrt, whichever path runs. ``calls``: calls of other functions that
+  are not the API or the instrumentation.
 * free: moves, loads and stores (counted by the memory hooks), push/pop, nops, zero idioms
   (``xor %eax,%eax``), stack-pointer adjustments, set*, sign extensions, the argument set-up
   of instrumentation calls, and every instruction whose source location is in our headers or
@@ -39,15 +46,31 @@ from .toolchain import INCLUDE_DIR, run_tool
 
 GLUE_FILE = "<gpsimd_sim kernel glue>"
 
-_TRANSCENDENTAL = {
-    "exp", "expf", "exp2", "exp2f", "expm1", "expm1f", "log", "logf", "log2", "log2f", "log10",
-    "log10f", "log1p", "log1pf", "sin", "sinf", "cos", "cosf", "tan", "tanf", "asin", "asinf",
-    "acos", "acosf", "atan", "atanf", "atan2", "atan2f", "sinh", "sinhf", "cosh", "coshf",
-    "tanh", "tanhf", "asinh", "acosh", "atanh", "asinhf", "acoshf", "atanhf", "erf", "erff",
-    "erfc", "erfcf", "cbrt", "cbrtf", "sincos", "sincosf", "exp10", "exp10f", "tgamma",
-    "lgamma", "hypot", "hypotf",
+
+def _libm(*names: str) -> frozenset[str]:
+    """The double, float and long double names of libm functions: exp -> exp, expf, expl."""
+    return frozenset(n + suffix for n in names for suffix in ("", "f", "l"))
+
+
+# The op classes of gpsimd_sim/loops (its module docstring): sqrt and the other
+# transcendental functions, pow, and division and modulo.
+_TRANSCENDENTAL = _libm(
+    "sqrt", "cbrt", "exp", "exp2", "exp10", "pow10", "expm1", "log", "log2", "log10", "log1p",
+    "sin", "cos", "tan", "sincos", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh",
+    "asinh", "acosh", "atanh", "hypot", "erf", "erfc", "tgamma", "lgamma", "gamma",
+) | {"lgamma_r", "lgammaf_r", "lgammal_r"}
+_POW = _libm("pow") | {"__powisf2", "__powidf2", "__powixf2"}   # libgcc: __builtin_powi
+_DIV = _libm("fmod", "remainder", "remquo", "drem") | {
+    "div", "ldiv", "lldiv", "imaxdiv",                            # <stdlib.h> quotient/remainder
+    "__divti3", "__udivti3", "__modti3", "__umodti3", "__divmodti4", "__udivmodti4",  # 128-bit
+    "__divdi3", "__udivdi3", "__moddi3", "__umoddi3",
 }
-_POW = {"pow", "powf", "powl"}
+_SQRT_CALLS = _libm("sqrt")
+# instruction mnemonics (after a VEX/EVEX "v"): divisions and reciprocals; square roots and
+# the x87 / AVX-512ER transcendental instructions
+_DIV_INSNS = ("div", "idiv", "fdiv", "fidiv", "fprem", "rcp")
+_TRANSCENDENTAL_INSNS = ("sqrt", "rsqrt", "fsqrt", "fsin", "fcos", "fptan", "fpatan", "fyl2x",
+                         "f2xm1", "exp2p")
 
 _REG64 = {}
 for _r in ("ax", "bx", "cx", "dx"):
@@ -199,6 +222,33 @@ def _callee(name: str) -> str:
     return name.split("(")[0].strip()
 
 
+def _plain(name: str) -> str:
+    """libm's name of a call target: ``std::exp`` and glibc's ``__exp_finite`` are ``exp``."""
+    return re.sub(r"^(?:std::|__)", "", name).removesuffix("_finite")
+
+
+def _call_class(name: str) -> str:
+    """The op class of a call of ``name`` (a plain name, ``_callee``)."""
+    for n in (name, _plain(name)):
+        if n in _TRANSCENDENTAL:
+            return "transcendentals"
+        if n in _POW:
+            return "pows"
+        if n in _DIV:
+            return "divs"
+    return "calls"
+
+
+def _base(mnemonic: str) -> str:
+    """The mnemonic without the VEX/EVEX ``v`` of AVX: ``vsqrtss`` -> ``sqrtss``."""
+    m = mnemonic
+    if m.startswith("vp"):
+        return m[1:]
+    if m.startswith("v") and len(m) > 3 and m not in ("verr", "verw"):
+        return m[1:]
+    return m
+
+
 def _site_kind(ins: Insn) -> str | None:
     if not ins.mnemonic.startswith("call"):
         return None
@@ -288,9 +338,7 @@ def _operands(ins: Insn) -> list[str]:
 def _classify(ins: Insn) -> str:
     m = ins.mnemonic
     ops = _operands(ins)
-    base = m[1:] if m.startswith("v") and len(m) > 3 and not m.startswith("vp") and m not in ("verr", "verw") else m
-    if m.startswith("vp"):
-        base = m[1:]
+    base = _base(m)
     if base.startswith("cmov"):
         return "selects"
     if base.startswith("set") or base.startswith("mov") or base.startswith("push") \
@@ -305,18 +353,16 @@ def _classify(ins: Insn) -> str:
         return "compares"
     if base.startswith(("max", "min", "pmax", "pmin", "blend", "pblend")):
         return "selects"
-    if base.startswith(("div", "idiv", "sqrt", "rsqrt", "rcp")):
+    if base.startswith(_DIV_INSNS):
         return "divs"
+    if base.startswith(_TRANSCENDENTAL_INSNS):
+        return "transcendentals"
     if m.startswith("call"):
         name = _callee(ins.target_name)
         if name == "__sanitizer_cov_trace_pc" or name.startswith("__tsan_") \
                 or name.startswith("gs_") or name.startswith("__wrap_mem"):
             return ""
-        if name in _TRANSCENDENTAL:
-            return "transcendentals"
-        if name in _POW:
-            return "pows"
-        return "calls"
+        return _call_class(name)
     if m.startswith("j"):
         return "jump"
     # zero idioms and stack-pointer arithmetic
@@ -337,6 +383,44 @@ def _dest_regs(ins: Insn) -> set[str]:
 
 def _src_regs(ins: Insn) -> set[str]:
     return {_reg(r) for r in re.findall(r"%\w+", ins.operands.split("#")[0])}
+
+
+def _sqrt_errno_paths(insns: list[Insn], by_addr: dict[int, int]) -> None:
+    """gcc's inlined sqrt keeps errno: ``sqrtf(x)`` is ``x < 0 ? call sqrtf : sqrtss``, the
+    call in a cold block that jumps back to where the sqrtss result joins. Each path is one
+    transcendental (the sqrtss, or the call); the guard (its compare and conditional jump)
+    and the jump back (not a loop's back edge) are free."""
+    guards = [g for g, ins in enumerate(insns) if ins.mnemonic.startswith("j")
+              and not ins.mnemonic.startswith("jmp") and ins.target is not None]
+    for c, ins in enumerate(insns):
+        if not ins.mnemonic.startswith("call") or _call_class(_callee(ins.target_name)) \
+                != "transcendentals" or _plain(_callee(ins.target_name)) not in _SQRT_CALLS:
+            continue
+        j = c + 1  # the jump back: the next control transfer, a few moves after the call
+        while j < min(c + 5, len(insns)) and not insns[j].mnemonic.startswith(("j", "call", "ret")):
+            j += 1
+        if j >= len(insns) or not insns[j].mnemonic.startswith("jmp") \
+                or insns[j].target not in by_addr:
+            continue
+        k = by_addr[insns[j].target] - 1  # before the join: the sqrt instruction, then moves
+        while k > 0 and k > by_addr[insns[j].target] - 4 and _base(insns[k].mnemonic).startswith("mov"):
+            k -= 1
+        if not _base(insns[k].mnemonic).startswith(("sqrt", "fsqrt")):
+            continue
+        s = c  # the cold block: after the last jump or return before the call
+        while s > 0 and insns[s - 1].func == ins.func \
+                and not insns[s - 1].mnemonic.startswith(("j", "ret", "ud2")):
+            s -= 1
+        insns[j].cls = ""
+        for g in guards:
+            if insns[s].addr <= insns[g].target <= ins.addr:
+                insns[g].cls = ""
+                for p in range(g - 1, max(g - 4, -1), -1):  # the compare feeding it
+                    if insns[p].cls == "compares":
+                        insns[p].cls = ""
+                        break
+                    if insns[p].mnemonic.startswith(("j", "call", "ret")):
+                        break
 
 
 def analyse(exe: Path, map_file: Path, obj_name: str, kernel_file: str) -> Table:
@@ -372,6 +456,7 @@ def analyse(exe: Path, map_file: Path, obj_name: str, kernel_file: str) -> Table
     for i, ins in enumerate(insns):
         if ins.cls == "free-skip":
             ins.cls = ""
+    _sqrt_errno_paths(insns, by_addr)
     # loop control: the compare feeding a back edge, and increments of what it compares
     for i, ins in enumerate(insns):
         if ins.cls != "iterations" or ins.mnemonic.startswith("jmp") or i == 0:

@@ -1,12 +1,13 @@
 """Compiling a custom operator's files against our headers: runtime, shape and kernel builds.
 
-* ``runtime.o``: gpsimd_sim/cpp/runtime/runtime.cpp, shared by every build.
-* the shape executable: shape.cpp (NEURON_LIBRARY and the shape functions) + runtime.o. It
-  lists the library's operators and computes output shapes; its answers are cached.
+* the runtime objects: one per gpsimd_sim/cpp/runtime/*.cpp (compiled at once, in
+  parallel), built once per compiler and shared by every build.
+* the shape executable: shape.cpp (NEURON_LIBRARY and the shape functions) + the runtime.
+  It lists the library's operators and computes output shapes; its answers are cached.
 * the kernel executable: one translation unit made of the kernel file as it is (under a
   ``#line`` directive, so diagnostics and debug information name the user's file and lines)
   followed by generated glue (``GS_KERNEL(name)`` per kernel function), instrumented, linked
-  with runtime.o; then analysed (analysis.py) into the block table the runtime loads.
+  with the runtime; then analysed (analysis.py) into the block table the runtime loads.
 
 A ``buffer_size`` override rewrites the initializer of the kernel's
 ``static constexpr size_t buffer_size = N;`` in the generated translation unit (same lines),
@@ -23,9 +24,9 @@ from pathlib import Path
 
 from ..errors import KernelLoadError
 from . import analysis
-from .toolchain import (INCLUDE_DIR, LINK_FLAGS, RUNTIME_FLAGS, RUNTIME_SOURCE, SHAPE_FLAGS,
+from .toolchain import (INCLUDE_DIR, LINK_FLAGS, RUNTIME_DIR, RUNTIME_FLAGS, SHAPE_FLAGS,
                         BuildDir, Compiler, build_key, first_error, run_tool, runtime_hash,
-                        simulator_hash, tools_present)
+                        runtime_sources, simulator_hash, tools_present)
 
 
 def _compile(compiler: Compiler, flags: list[str], source: Path, obj: Path, what: str,
@@ -48,22 +49,30 @@ def _link(compiler: Compiler, objs: list[Path], exe: Path, what: str, display, f
                               f"{first_error(res.stderr, display)} ({compiler.label})")
 
 
-def runtime_object(compiler: Compiler) -> Path:
-    """runtime.o for this compiler (cached)."""
+def runtime_objects(compiler: Compiler) -> list[Path]:
+    """The runtime's objects for this compiler, one per runtime/*.cpp (cached)."""
+    sources = runtime_sources()
     key = build_key("runtime", runtime_hash(), compiler.path, compiler.version,
-                    compiler.machine, RUNTIME_FLAGS)
+                    compiler.machine, RUNTIME_FLAGS, [p.name for p in sources])
     bd = BuildDir("rt", key)
     if bd.ready:
-        return bd.final / "runtime.o"
+        return [bd.final / f"{src.stem}.o" for src in sources]
     tmp = bd.start()
+    display = {str(p.resolve()): f"runtime/{p.name}" for p in RUNTIME_DIR.iterdir()}
+
+    def one(src: Path):
+        return run_tool([compiler.path, "-std=gnu++17", "-fno-pie", *RUNTIME_FLAGS, "-c",
+                         str(src), "-o", str(tmp / f"{src.stem}.o")],
+                        "compiling the simulator's C++ runtime")
     try:
-        res = run_tool([compiler.path, "-std=gnu++17", "-fno-pie", *RUNTIME_FLAGS, "-c",
-                        str(RUNTIME_SOURCE), "-o", str(tmp / "runtime.o")],
-                       "compiling the simulator's C++ runtime")
-        if res.returncode != 0:
-            raise KernelLoadError("cannot compile gpsimd_sim's C++ runtime with "
-                                  f"{compiler.label}: {first_error(res.stderr, {})}")
-        return bd.commit() / "runtime.o"
+        with ThreadPoolExecutor(max_workers=min(len(sources), max(2, os.cpu_count() or 2))) as pool:
+            results = list(pool.map(one, sources))
+        for res in results:
+            if res.returncode != 0:
+                raise KernelLoadError("cannot compile gpsimd_sim's C++ runtime with "
+                                      f"{compiler.label}: {first_error(res.stderr, display)}")
+        final = bd.commit()
+        return [final / f"{src.stem}.o" for src in sources]
     finally:
         bd.abandon()
 
@@ -85,7 +94,7 @@ def _shape_key(compiler: Compiler, text: str) -> str:
 
 
 def shape_build(compiler: Compiler, shape_path: Path, display: str,
-                runtime: "Path | callable") -> ShapeBuild:
+                runtime: "list[Path] | callable") -> ShapeBuild:
     text = shape_path.read_text(errors="replace")
     bd = BuildDir("s", _shape_key(compiler, text))
     if not bd.ready:
@@ -98,7 +107,7 @@ def shape_build(compiler: Compiler, shape_path: Path, display: str,
                      tu, tmp / "shape.o", "compiling the shape function",
                      {str(shape_path.resolve()): display}, display)
             rt = runtime() if callable(runtime) else runtime
-            _link(compiler, [tmp / "shape.o", rt], tmp / "shape", "linking the shape function",
+            _link(compiler, [tmp / "shape.o", *rt], tmp / "shape", "linking the shape function",
                   {str(shape_path.resolve()): display}, display)
             (tmp / "list.req").write_text("mode list\n")
             res = run_tool([str(tmp / "shape"), str(tmp / "list.req")], "listing operators",
@@ -164,7 +173,7 @@ def kernel_build(compiler: Compiler, kernel_path: Path, text: str, kernels: list
         _compile(compiler, flags, tu, tmp / "kernel.o", "compiling the kernel",
                  {real: display}, f"{display}:{fallback_line}")
         rt = runtime() if callable(runtime) else runtime
-        _link(compiler, [tmp / "kernel.o", rt], tmp / "kernel", "linking the kernel",
+        _link(compiler, [tmp / "kernel.o", *rt], tmp / "kernel", "linking the kernel",
               {real: display}, display, [f"-Wl,-Map={tmp / 'link.map'}"])
         table = analysis.analyse(tmp / "kernel", tmp / "link.map", "kernel.o", real)
         table.write(tmp / "table.txt")
@@ -184,18 +193,18 @@ def kernel_build(compiler: Compiler, kernel_path: Path, text: str, kernels: list
 
 
 def build_all(compiler: Compiler, kernel_job, shape_job):
-    """Run the kernel and shape builds at once (and runtime.o once, for both)."""
+    """Run the kernel and shape builds at once (and the runtime once, for both)."""
     rt_result: list = []
 
     def runtime():
         if not rt_result:
-            rt_result.append(runtime_object(compiler))
+            rt_result.append(runtime_objects(compiler))
         return rt_result[0]
 
     jobs = [j for j in (shape_job, kernel_job) if j is not None]
     if len(jobs) == 1:
         return [jobs[0](runtime)]
-    # runtime.o is built first (both links need it) while the two compilers run
+    # the runtime is built first (both links need it) while the two compilers run
     with ThreadPoolExecutor(max_workers=3) as pool:
         rt_future = pool.submit(runtime)
         futures = [pool.submit(job, lambda: rt_future.result()) for job in jobs]

@@ -23,7 +23,7 @@ from ..errors import KernelLoadError
 
 HERE = Path(__file__).resolve().parent
 INCLUDE_DIR = HERE / "include"
-RUNTIME_SOURCE = HERE / "runtime" / "runtime.cpp"
+RUNTIME_DIR = HERE / "runtime"  # the runtime: every .cpp there, and its internal headers
 
 # What every kernel translation unit is compiled with. The instrumentation: ThreadSanitizer's
 # compile-time pass (a call before every load and store) and trace-pc coverage (a call at every
@@ -145,9 +145,14 @@ def _hash_files(kind: str, paths) -> str:
     return _hashes[kind]
 
 
+def runtime_sources() -> list[Path]:
+    """The runtime's translation units (gpsimd_sim/cpp/runtime/*.cpp), in name order."""
+    return sorted(RUNTIME_DIR.glob("*.cpp"))
+
+
 def runtime_hash() -> str:
-    """Hash of the runtime's sources: a change rebuilds runtime.o."""
-    return _hash_files("runtime", [*(HERE / "runtime").glob("*.cpp"),
+    """Hash of the runtime's sources and headers: a change rebuilds the runtime objects."""
+    return _hash_files("runtime", [*runtime_sources(), *RUNTIME_DIR.glob("*.h"),
                                    *(INCLUDE_DIR / "gpsimd_sim").glob("*.h")])
 
 

@@ -19,7 +19,7 @@ from types import ModuleType
 
 from ..api import runtime
 from ..api.decorators import KernelSpec
-from ..api.tensor import Tensor, garbage_like, storage
+from ..api.tensor import Tensor, find_race, garbage_like, storage
 from ..errors import KernelFault, KernelLoadError, SimError
 from ..loops import LoopCompileError
 from ..wall_clock import wall_limit
@@ -87,13 +87,15 @@ class PythonKernel:
                 for a, p in zip(args, self.params)]
         dst = (Tensor(garbage_like(out_shape, out_dtype), "dst") if self.multicore else None)
         order = plan.order()
-        traces, returned = {}, None
+        traces, returned, written = {}, None, []
         with wall_limit(plan.timeout_s, self.path):
-            for core in order:
+            for position, core in enumerate(order):
                 ctx = runtime.CoreContext(core, plan.cores, self.multicore, plan.tcm_pool_bytes,
                                           self.filename, dst, plan.limits, self.path,
                                           plan.tcm_align, plan.stream_buffer_bytes,
                                           plan.fast_streams)
+                ctx.order = position
+                ctx.written = written
                 runtime.activate(ctx)
                 try:
                     returned = fn(*call)
@@ -116,6 +118,10 @@ class PythonKernel:
                     runtime.activate(None)
                 traces[core] = ctx.finish()
         if self.multicore:
+            for t in {id(t): t for t in written + [dst]}.values():
+                race = find_race(t, self.path)
+                if race is not None:
+                    raise race
             output = storage(dst)
         elif not isinstance(returned, Tensor):
             raise KernelFault(f"{self.path}: kernel {self.name} returned "

@@ -9,13 +9,48 @@ read off the slowest core's time breakdown and phrased in the Neuron profiler's 
 from __future__ import annotations
 
 from ..config.hardware import HardwareConfig
-from ..records import Alloc, CoreTrace
+from ..records import Alloc, Compute, CoreTrace, Dma
 from ..timing import costs
 from ..timing.dma import dma_system_class
 from ..timing.engine import TimingResult
 from ..timing.kinds import ACTIVE, CATEGORIES, HANDLERS, Demand, Tally
 
 NAMES = CATEGORIES  # the parts of a core's time, as the summary names them
+
+
+def scan(trace: CoreTrace, config: HardwareConfig) -> tuple[Demand, float, Tally]:
+    """One pass over a core's records: its demand on each resource (the bound), the fixed
+    costs it pays in sequence (the floor) and its tallies. Kept on the trace per
+    configuration: the reports ask for each several times, and records run to millions."""
+    memo = trace.__dict__.setdefault("_scans", {})
+    hit = memo.get(id(config))
+    if hit is not None and hit[0] is config:
+        return hit[1]
+    d, t, fixed = Demand(), Tally(), 0.0
+    handlers = HANDLERS
+    prev = prev_demand = prev_fixed = None
+    dma_fixed = config.dma.dma_fixed_ns
+    for r in trace.records:
+        cls = type(r)
+        if cls is Dma:   # the commonest kind, inline: DmaKind's demand, fixed cost, tally
+            d.dma_bytes += r.nbytes
+            fixed += dma_fixed
+            t["dma_transfers"] += 1
+            t["dma_bytes"] += r.nbytes
+            continue
+        h = handlers[cls]
+        if cls is Compute:   # the same record again (a loop's identical calls): reused
+            if r is not prev:
+                prev, prev_demand, prev_fixed = r, h.peak_work(r, config), h.fixed_ns(r, config)
+            d.work_cycles += prev_demand
+            fixed += prev_fixed
+            continue
+        h.demand(r, config, d)
+        fixed += h.fixed_ns(r, config)
+        h.tally(r, t)
+    memo.clear()            # one configuration at a time: bands re-scan with their own
+    memo[id(config)] = (config, (d, fixed, t))
+    return d, fixed, t
 
 
 def roofline(traces: list[CoreTrace], config: HardwareConfig) -> dict:
@@ -31,9 +66,7 @@ def roofline(traces: list[CoreTrace], config: HardwareConfig) -> dict:
     total = Demand()
     element_ns = 0.0
     for tr in traces:
-        d = Demand()
-        for r in tr.records:
-            HANDLERS[type(r)].demand(r, config, d)
+        d = scan(tr, config)[0]
         total.work_cycles += d.work_cycles
         total.dma_bytes += d.dma_bytes
         element_ns = max(element_ns, d.element_ns)
@@ -53,17 +86,14 @@ def roofline(traces: list[CoreTrace], config: HardwareConfig) -> dict:
 
 def fixed_cost_floor(traces: list[CoreTrace], config: HardwareConfig) -> float:
     """Largest sum, over cores, of the fixed costs that core pays in sequence."""
-    floor = 0.0
-    for tr in traces:
-        total = 0.0
-        for r in tr.records:
-            total += HANDLERS[type(r)].fixed_ns(r, config)
-        floor = max(floor, total)
-    return floor
+    return max((scan(tr, config)[1] for tr in traces), default=0.0)
 
 
-def tally(records) -> Tally:
-    """What one core's records add up to: transfers, bytes, fills, element accesses."""
+def tally(records, trace: CoreTrace | None = None, config=None) -> Tally:
+    """What one core's records add up to: transfers, bytes, fills, element accesses (from
+    the trace's scan when it is given)."""
+    if trace is not None and config is not None:
+        return scan(trace, config)[2]
     t = Tally()
     for r in records:
         HANDLERS[type(r)].tally(r, t)
@@ -101,7 +131,7 @@ def _explain(key: str, core: int, trace: CoreTrace | None, timing: TimingResult,
     ncores = len(timing.cores)
     recs = trace.records
     if key == "element":
-        n = tally(recs)["element_accesses"]
+        n = tally(recs, trace, config)["element_accesses"]
         return (f"{NAMES[key]} ({n:,} accesses of device memory, "
                 f"{config.memory.element_access_ns:.0f} ns each, one at a time)",
                 "the TCM accessor (tensor_to_tcm / tcm_to_tensor) moves whole blocks per "

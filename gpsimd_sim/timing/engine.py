@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from ..config.hardware import HardwareConfig
-from ..records import CoreTrace
+from ..records import CoreTrace, Dma
 from .dma import DmaSystem, dma_system_class
 from .kinds import CATEGORIES, HANDLERS
 
@@ -193,11 +193,29 @@ def closed_form(traces: list[CoreTrace], config: HardwareConfig) -> TimingResult
         parts, phases = t.parts, t.phases
         now = 0.0
         calls = transfers = nbytes_all = fill_transfers = fill_bytes = 0
+        prev = prev_dt = None
+        dma_fixed = dma_wait = dma_transfer = 0.0   # parts of the non-fill transfers
         for rec in tr.records:
-            h = HANDLERS[type(rec)]
+            cls = type(rec)
+            if cls is Dma:   # the commonest kind, inline: DmaKind's one transfer, no fill
+                now = now + fixed
+                moving = now
+                now = now + max(0.0, rec.nbytes) / rate
+                phases["fixed"] += fixed
+                phases["wait"] += 0.0
+                phases["transfer"] += now - moving
+                transfers += 1
+                nbytes_all += rec.nbytes
+                dma_fixed += fixed
+                dma_wait += 0.0
+                dma_transfer += now - moving
+                continue
+            h = HANDLERS[cls]
             if h.instant:
                 continue
-            dt = h.delay(rec, config)
+            # a record repeated as the same object (a loop's identical calls) costs once
+            dt = prev_dt if rec is prev else h.delay(rec, config)
+            prev, prev_dt = rec, dt
             if dt is not None:
                 now = now + dt
                 parts[h.category] += dt
@@ -219,9 +237,12 @@ def closed_form(traces: list[CoreTrace], config: HardwareConfig) -> TimingResult
                     fill_transfers += 1
                     fill_bytes += nbytes
                 else:
-                    parts["dma_fixed"] += fixed
-                    parts["dma_wait"] += 0.0
-                    parts["dma_transfer"] += now - moving
+                    dma_fixed += fixed
+                    dma_wait += 0.0
+                    dma_transfer += now - moving
+        parts["dma_fixed"] += dma_fixed
+        parts["dma_wait"] += dma_wait
+        parts["dma_transfer"] += dma_transfer
         t.end_ns, t.loop_calls, t.transfers, t.bytes = now, calls, transfers, nbytes_all
         t.fill_transfers, t.fill_bytes = fill_transfers, fill_bytes
         timings.append(t)

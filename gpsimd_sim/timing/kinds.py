@@ -99,10 +99,15 @@ class ComputeKind(Kind):
         return costs.compute_ns(rec, config)
 
     def demand(self, rec, config, d):
+        d.work_cycles += self.peak_work(rec, config)
+
+    @staticmethod
+    def peak_work(rec, config) -> float:
+        """Its work at the SIMD lanes' peak (whether or not this preset vectorises)."""
         work = costs.compute_work_cycles(rec, config)
-        if rec.vectorisable:  # the hardware peak, whether or not this preset vectorises
+        if rec.vectorisable:
             work /= costs.lanes(config, rec.elem_bytes)
-        d.work_cycles += work
+        return work
 
     def fixed_ns(self, rec, config):
         return config.core.loop_call_cycles * config.ns_per_cycle

@@ -1,7 +1,7 @@
 // gpsimd_sim: the calls our custom-operator headers make into the simulator's runtime.
 //
 // Every operation of the documented API that touches a tensor, the TCM pool, a stream or
-// the core is one out-of-line call into the runtime (gpsimd_sim/cpp/runtime/runtime.cpp),
+// the core is one out-of-line call into the runtime (the files of gpsimd_sim/cpp/runtime/),
 // which is compiled without instrumentation. The calls are opaque to the optimiser, so
 // every element access the source executes is one call, and the runtime finds the kernel
 // line of each call from its return address.
