@@ -21,18 +21,30 @@ def load(kernel, op: str | None = None, multicore: bool | None = None):
         if op is not None:
             raise KernelLoadError(f"--op {op}: a Python kernel has one entry point")
         return kernel_from_function(kernel)
-    path = resolve_kernel(str(kernel))
+    given = str(kernel)
+    path = resolve_kernel(given)
     if path.endswith(CPP_SUFFIXES):
         from .cpp.adapter import load_cpp  # the C++ toolchain only when a C++ kernel runs
         return load_cpp(path, op, multicore)
     if op is not None:
         raise KernelLoadError(f"--op {op}: {path} is a Python kernel, which has one entry "
                               "point (--op picks a function of a C++ library)")
-    loaded = load_kernel(path)
+    loaded = load_kernel(path, display=_shipped_name(given, path))
     if multicore is not None and multicore != loaded.multicore:
         raise KernelLoadError(f"{path}: the kernel says multicore={loaded.multicore} "
                               "(@kernel(multicore=...)); it cannot be overridden")
     return loaded
+
+
+def _shipped_name(given: str, path: str) -> str:
+    """How a shipped kernel found by a short name is named in messages: kernels/NAME."""
+    if path == given:
+        return given
+    from .shipped import root
+    try:
+        return "kernels/" + str(Path(path).relative_to(root() / "kernels"))
+    except ValueError:
+        return path
 
 
 def resolve_kernel(path: str) -> str:

@@ -45,8 +45,8 @@ def test_a_tensor_where_a_number_belongs_is_a_config_error():
         run(kernel(API, op="scaled"), [X.reshape(-1), X, 2, 3])
 
 
-@pytest.mark.parametrize("which,ref", enumerate([
-    np.abs, np.ceil, np.floor, np.sin, np.cos, np.tan, np.log, np.log2, np.log10, np.exp]))
+@pytest.mark.parametrize("which,ref", list(enumerate([
+    np.abs, np.ceil, np.floor, np.sin, np.cos, np.tan, np.log, np.log2, np.log10, np.exp])))
 def test_unary_tensor_op_computes_numpy_and_records_one_tensor_op(which, ref):
     out = run(kernel(API, op="unary"), [POS, which])
     np.testing.assert_allclose(out.output, ref(POS), rtol=2e-6)

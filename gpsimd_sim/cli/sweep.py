@@ -48,6 +48,11 @@ def add_parser(sub) -> None:
     p.add_argument("--json", action="store_true",
                    help="print the sweep (settings, every row, files) as one JSON document "
                         "with schema_version")
+    p.add_argument("--no-band", dest="band", action="store_false",
+                   help="skip each point's error band (columns band_low, band_high: of the "
+                        "simulated time in ns, or with --mlp of the iterations/s)")
+    p.add_argument("--band-members", type=positive_int, default=None, metavar="N",
+                   help="ensemble members behind each band (default 100)")
     p.set_defaults(handler=main)
 
 
@@ -58,7 +63,8 @@ def main(args: argparse.Namespace) -> int:
           "cluster decides how many points run at once")
     spec = build_spec(args.kernel, args.buffer_size, args.cores, args.shape, args.mlp,
                       args.model, args.preset, args.overrides, args.sweep_sets, args.seed,
-                      timeout_s=args.timeout)
+                      timeout_s=args.timeout, band=args.band,
+                      band_members=args.band_members)
     for note in spec.notes:
         print(f"gpsimd_sim: note: {note}", file=sys.stderr)
     out = args.out or f"sweep_{Path(args.kernel).stem}{'_mlp' if args.mlp else ''}"

@@ -206,8 +206,9 @@ def _instance(kernel: PythonKernel, buffer_size: int):
     return fn
 
 
-def load_kernel(path: str) -> PythonKernel:
-    """Import the kernel file; every failure is a one-line KernelLoadError naming the file."""
+def load_kernel(path: str, display: str | None = None) -> PythonKernel:
+    """Import the kernel file; every failure is a one-line KernelLoadError naming the file
+    (as ``display`` when given: a shipped kernel found by a short name)."""
     p = Path(path)
     if not p.exists():
         raise KernelLoadError(f"{path}: no such kernel file")
@@ -224,20 +225,22 @@ def load_kernel(path: str) -> PythonKernel:
     except OSError as exc:
         raise KernelLoadError(f"{path}: cannot read kernel file ({exc.strerror})") from None
     digest = hashlib.sha256(source).hexdigest()
-    key = (filename, digest, path)
+    name = display or path
+    key = (filename, digest, name)
     if key in _cache:
         return _cache[key]
-    module = _exec_module(path, filename, source, digest, "")
-    fn = _entry_point(path, module)
-    loaded = PythonKernel(path, filename, module, fn, fn.__gpsimd_kernel__,
-                          getattr(module, "BUFFER_SIZE", None), digest, _params(path, fn))
+    module = _exec_module(name, filename, source, digest, "")
+    fn = _entry_point(name, module)
+    loaded = PythonKernel(name, filename, module, fn, fn.__gpsimd_kernel__,
+                          getattr(module, "BUFFER_SIZE", None), digest, _params(name, fn))
     _cache[key] = loaded
     return loaded
 
 
 def _reload(path: str, source_hash: str) -> PythonKernel:
     """The kernel a reference names, loaded in this process; the file must be unchanged."""
-    kernel = load_kernel(path)
+    from ..shipped import resolve_path
+    kernel = load_kernel(resolve_path(path), display=path)
     if kernel.source_hash != source_hash:
         raise KernelLoadError(f"{path}: the kernel file changed while the simulator ran")
     return kernel

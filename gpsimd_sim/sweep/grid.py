@@ -53,6 +53,8 @@ class SweepSpec:
     seed: int = 0
     dtype: str = "float32"
     timeout_s: float | None = 600.0
+    band: bool = True                # each point with its error band (uncertainty/)
+    band_members: int | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -72,7 +74,8 @@ class SweepSpec:
                 "mode": "mlp" if self.mlp else "kernel", "model": self.model,
                 "shape": list(self.shape) if self.shape else None, "dtype": self.dtype,
                 "preset": self.preset, "overrides": list(self.overrides),
-                "swept_parameters": self.set_names, "seed": self.seed}
+                "swept_parameters": self.set_names, "seed": self.seed,
+                "band": self.band, "band_members": self.band_members}
 
 
 def parse_buffer_sizes(text: str) -> tuple[int, ...]:
@@ -142,7 +145,8 @@ def parse_sweep_set(text: str, preset: str, overrides: list[str]) -> tuple[str, 
 def build_spec(kernel: str, buffer_sizes: str | None = None, cores: str | None = None,
                shape=None, mlp: bool = False, model: str = "models/mlp.py",
                preset: str = "trn1", overrides=(), sweep_sets=(), seed: int = 0,
-               dtype: str = "float32", timeout_s: float | None = 600.0) -> SweepSpec:
+               dtype: str = "float32", timeout_s: float | None = 600.0, band: bool = True,
+               band_members: int | None = None) -> SweepSpec:
     """Check every option and load (compile) the kernel once; raise ConfigError on a bad one."""
     overrides = list(overrides)
     config, _ = load_config(preset, overrides)
@@ -183,4 +187,5 @@ def build_spec(kernel: str, buffer_sizes: str | None = None, cores: str | None =
                      multicore=loaded.multicore, buffer_sizes=sizes, cores=core_counts,
                      shape=shape, mlp=mlp, model=model if mlp else None, preset=preset,
                      overrides=tuple(overrides), sweep_sets=tuple(sets), seed=seed, dtype=dtype,
-                     timeout_s=timeout_s, notes=tuple(notes))
+                     timeout_s=timeout_s, band=band, band_members=band_members,
+                     notes=tuple(notes))

@@ -17,7 +17,7 @@ from .grid import SWEEP_SCHEMA_VERSION, Point, SweepSpec
 # Columns of every row, in table order; the swept preset parameters go after ``cores``.
 HEAD = ["schema_version", "point", "kernel", "mode", "shape", "preset", "seed",
         "buffer_size", "cores"]
-RESULT = ["status", "retry", "correct", "tcm_malloc_failed", "tcm_malloc_failures", "simulated_ns",
+RESULT = ["status", "retry", "correct", "band_low", "band_high", "tcm_malloc_failed", "tcm_malloc_failures", "simulated_ns",
           "cycles", "iter_per_s", "iteration_ns", "custom_op_share_pct", "bound_ns",
           "bound_resource", "simulated_over_bound", "bound_compute_ns",
           "bound_dma_bandwidth_ns", "bound_element_path_ns", "limiter", "limiter_share_pct",
@@ -66,7 +66,13 @@ def _run_kernel(spec: SweepSpec, point: Point, overrides: list[str], timeout_s) 
                             overrides=overrides, seed=spec.seed, dtype=spec.dtype,
                             timeout_s=timeout_s))
     d = result.to_dict()
-    return {**_kernel_fields(d), **{n: _config_value(d["config"], n) for n, _ in point.sets}}
+    fields = {**_kernel_fields(d), **{n: _config_value(d["config"], n) for n, _ in point.sets}}
+    if spec.band:   # of the simulated time, ns
+        from ..uncertainty import run_band
+        lo, hi = run_band(result, members=spec.band_members, preset=spec.preset)[
+            "simulated_ns_band"]
+        fields.update(band_low=lo, band_high=hi)
+    return fields
 
 
 def _run_mlp(spec: SweepSpec, point: Point, overrides: list[str]) -> dict:
@@ -94,6 +100,11 @@ def _run_mlp(spec: SweepSpec, point: Point, overrides: list[str]) -> dict:
                **{f"bound_{k}_ns": sum(r["bounds_ns"][k] for r in runs)
                   for k in ("compute", "dma_bandwidth", "element_path")})
     row.update({n: _config_value(d["config"], n) for n, _ in point.sets})
+    if spec.band:   # of the iterations/s
+        from ..uncertainty import model_band
+        lo, hi = model_band(result, members=spec.band_members, preset=spec.preset)[
+            "iter_per_s_band"]
+        row.update(band_low=lo, band_high=hi)
     return row
 
 

@@ -148,7 +148,7 @@ class BenchRuns:
         kernels: dict = {}
         for p in points:
             if p.kernel not in kernels:
-                kernels[p.kernel] = load(resolve_path(p.kernel))
+                kernels[p.kernel] = load(p.kernel)
             kernel = kernels[p.kernel]
             options = kernel_options(p.kernel, isolate, shape=p.shape,
                                      cores=p.cores if kernel.multicore else None,

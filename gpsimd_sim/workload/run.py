@@ -111,7 +111,7 @@ def run_model(model: Model, protocol: Protocol, kernel_path: str, config: Hardwa
     ``isolate`` None runs shipped kernels in this process (validate and calibrate do)."""
     start = time.perf_counter()
     protocol.check()
-    kernel = load(resolve_path(kernel_path))
+    kernel = load(kernel_path)   # found by name if shipped, and named as given
     options = kernel_options(kernel_path, isolate, cores=cores, buffer_size=buffer_size,
                              seed=seed, timeline=timeline)
     steps = {b: simulate_step(model, kernel, b, config, provenance, options, seed)

@@ -262,8 +262,8 @@ def run_training(config: HardwareConfig, provenance: dict,
     protocol.check()
     fwd_path = forward_kernel or tm.forward_kernel
     bwd_path = backward_kernel or tm.backward_kernel
-    fwd = load(resolve_path(fwd_path))
-    bwd = load(resolve_path(bwd_path))
+    fwd = load(fwd_path)
+    bwd = load(bwd_path)
     if len([p for p in bwd.params if p.is_tensor]) < 2:
         raise SimError(f"{bwd_path}: a backward kernel takes (gradient, the forward's input)")
     options = _options(fwd, fwd_path, cores, buffer_size, seed, isolate)
