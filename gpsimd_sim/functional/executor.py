@@ -102,12 +102,20 @@ def _shapes(args, params) -> str:
                      else f"{p.name}={a!r}" for a, p in zip(args, params))
 
 
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """A view the reference cannot write through (no copy: inputs can be a GiB)."""
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
 def run_reference(kernel, args: list, out_shape, out_dtype) -> np.ndarray | None:
     reference = reference_for(kernel)
     if reference is None:
         return None
     try:
-        expected = reference(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
+        expected = reference(*[_read_only(a) if isinstance(a, np.ndarray) else a
+                                for a in args])
         expected = np.asarray(expected)
     except Exception as exc:  # noqa: BLE001 - e.g. a reference of the wrong arity
         raise SimError(f"{kernel.path}: the reference of kernel {kernel.name} failed on "

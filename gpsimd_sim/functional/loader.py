@@ -83,7 +83,8 @@ class PythonKernel:
     def execute(self, args: list, plan: ExecPlan, out_shape, out_dtype) -> Execution:
         """Run the kernel on every core of ``plan``; inputs are not modified."""
         fn = self.entry(plan.buffer_size)
-        call = [Tensor(a.copy(), p.name, const=True) if p.is_tensor else a
+        # no copy: inputs are const tensors (no accessor, transfer or op may write them)
+        call = [Tensor(_read_only(a), p.name, const=True) if p.is_tensor else a
                 for a, p in zip(args, self.params)]
         dst = (Tensor(garbage_like(out_shape, out_dtype), "dst") if self.multicore else None)
         order = plan.order()
@@ -235,6 +236,13 @@ def load_kernel(path: str, display: str | None = None) -> PythonKernel:
                           getattr(module, "BUFFER_SIZE", None), digest, _params(name, fn))
     _cache[key] = loaded
     return loaded
+
+
+def _read_only(a):
+    """A view of ``a`` nobody can write: the caller's array is never changed."""
+    v = a.view()
+    v.flags.writeable = False
+    return v
 
 
 def _reload(path: str, source_hash: str) -> PythonKernel:
