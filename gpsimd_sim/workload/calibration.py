@@ -325,7 +325,10 @@ def leave_one_out(prepared: PreparedPoints, config, names=FITTED_PARAMETERS) -> 
         others = [i for i in range(len(prepared.points)) if i != j]
         rest = prepared.subset([prepared.points[i].variant for i in others])
         jac = jacobian(rest.seconds, config, names)
-        norm = jac / np.maximum(np.abs(jac).max(axis=0), 1e-300)
+        # relative sensitivities (d ln seconds / d ln parameter): float dust of a parameter a
+        # point does not use is ~1e-14 there, not rescaled to look like a dependence
+        values = np.array([max(abs(float(_get(config, n))), 1.0) for n in names])
+        norm = jac * values / np.maximum(np.abs(rest.seconds(config))[:, None], 1e-300)
         rank = int(np.linalg.matrix_rank(norm, tol=1e-9)) if len(others) else 0
         row = {"left_out": m.variant, "fitted_on": [prepared.points[i].variant for i in others],
                "identifiable": rank >= len(names)}
