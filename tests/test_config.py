@@ -59,6 +59,29 @@ def test_bad_override_is_one_clear_error(override, fragment):
         load_config("trn1", [override])
 
 
+@pytest.mark.parametrize("override, name", [
+    ("tensor_flops_per_ns=0", "tensor_flops_per_ns"),
+    ("iteration_cycles=1e300", "iteration_cycles"),
+    ("host_step_ns=1e300", "host_step_ns"),
+    ("dma_total_bytes_per_ns=0", "dma_total_bytes_per_ns"),
+    ("activation_bytes=0", "activation_bytes"),
+])
+def test_a_value_outside_what_the_model_is_meant_for_is_refused_by_name(override, name):
+    with pytest.raises(ConfigError, match=f"{name}=.*outside what the model is meant for"):
+        load_config("trn1", [override])
+
+
+@pytest.mark.parametrize("preset", ["trn1", "inf2", "trn2"])
+def test_every_numeric_parameter_has_a_plausible_range_its_preset_value_meets(preset):
+    from gpsimd_sim.config.presets import _RANGES, _UNIT_RANGES
+    config, _ = load_config(preset)
+    ranged = {**_UNIT_RANGES(config), **_RANGES(config)}
+    for section, name, type_name, _unit, _doc in parameter_table():
+        if type_name in ("int", "float"):
+            value, low, high = ranged[name]
+            assert low <= value <= high, name
+
+
 def test_unknown_preset_names_the_available_ones():
     with pytest.raises(ConfigError, match="available: .*trn1"):
         load_config("trn9")

@@ -424,6 +424,28 @@ def _RANGES(c: HardwareConfig) -> dict:
     }
 
 
+# Every numeric parameter not named in _RANGES gets a range from its unit: wide enough for
+# any what-if, narrow enough that a zero rate (a division by zero later) or 1e300 cycles (an
+# overflow later) is refused here, with the parameter's name.
+_UNIT_BOUNDS = {
+    "cycles": (0, 1e6), "ns": (0, 1e12), "B/ns": (1e-3, 1e9), "FLOP/ns": (1e-3, 1e9),
+    "bytes": (0, 1 << 40), "bytes/cycle": (1, 4096), "bytes/param": (1, 16), "bytes/value": (1, 16),
+    "count": (0, 4096), "fraction": (0, 1), "x": (0, 1e3),
+}
+
+
+def _UNIT_RANGES(c: HardwareConfig) -> dict:
+    out = {}
+    for section in SECTIONS:
+        part = getattr(c, section)
+        for f in fields(part):
+            bounds = _UNIT_BOUNDS.get(f.metadata.get("unit"))
+            value = getattr(part, f.name)
+            if bounds and isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[f.name] = (value, *bounds)
+    return out
+
+
 def check_config(c: HardwareConfig) -> None:
     """Reject configurations no hardware could have (zero clock, zero bandwidth, ...)."""
     positive = {
@@ -435,7 +457,7 @@ def check_config(c: HardwareConfig) -> None:
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{key}={value}: must be positive")
-    for key, (value, low, high) in _RANGES(c).items():
+    for key, (value, low, high) in {**_UNIT_RANGES(c), **_RANGES(c)}.items():
         if not low <= value <= high:
             raise ConfigError(f"{key}={value:g}: outside what the model is meant for "
                               f"({low:g} to {high:g})")
