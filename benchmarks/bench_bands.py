@@ -38,7 +38,8 @@ d.update(run_band(r, members={members}))
 """
 VALIDATE_BANDS = """
 from gpsimd_sim.uncertainty.bands import add_validate_bands
-from gpsimd_sim.workload.calibration import validation_report, validation_text
+from gpsimd_sim.workload.calibration import validation_report
+from gpsimd_sim.workload.validation_text import validation_text
 doc = add_validate_bands(validation_report("trn1"), members={members})
 validation_text(doc)
 """

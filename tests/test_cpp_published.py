@@ -155,3 +155,36 @@ def test_api_reference_example_computes_its_operation(folder, file, expected):
     shape = (1500,) if folder == "api-add-accessor" else (3, 1500)
     args = [rng.standard_normal(shape).astype(np.float32) for _ in k.params]
     np.testing.assert_array_equal(run(k, args).output, expected(*args))
+
+
+def test_validate_shows_each_documented_point_beside_its_unedited_cpp_source():
+    from gpsimd_sim.workload.calibration import validation_report
+    from gpsimd_sim.workload.cpp_twins import add_cpp_rows
+    doc = add_cpp_rows(validation_report("trn1"))
+    kernels = [r["cpp"]["kernel"] for r in doc["rows"]]
+    assert kernels == ["kernels/cpp/neuron/relu.cpp", "kernels/cpp/neuron-tcm/relu.cpp",
+                       "kernels/cpp/neuron-multicore/relu.cpp"]
+    for r in doc["rows"]:
+        assert r["cpp"]["correct"]
+        assert abs(r["cpp"]["vs_python_pct"]) < 3.0   # the front ends count the loop alike
+
+
+def test_validate_text_prints_the_cpp_row_under_its_python_row():
+    from gpsimd_sim.workload.calibration import validation_report
+    from gpsimd_sim.workload.cpp_twins import add_cpp_rows
+    from gpsimd_sim.workload.validation_text import validation_text
+    lines = validation_text(add_cpp_rows(validation_report("trn1"))).splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("TCM accessor"))
+    assert lines[at + 1].strip().startswith("C++ neuron-tcm/relu.cpp")
+
+
+def test_a_cpp_twin_that_cannot_run_is_reported_not_fatal(monkeypatch):
+    from gpsimd_sim.errors import SimError
+    from gpsimd_sim.workload import cpp_twins
+    from gpsimd_sim.workload.calibration import validation_report
+
+    def no_compiler(m, *args, **kw):
+        raise SimError("g++ not found")
+    monkeypatch.setattr(cpp_twins, "simulate_measurement", no_compiler)
+    doc = cpp_twins.add_cpp_rows(validation_report("trn1"))
+    assert all(r["cpp"]["skipped"] == "g++ not found" for r in doc["rows"])

@@ -24,16 +24,23 @@ def add_parser(sub) -> None:
                    help="print the validate document (schema_version, rows, leave-one-out, "
                         "bands) as JSON")
     p.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown to FILE")
+    p.add_argument("--no-cpp", dest="cpp", action="store_false",
+                   help="leave out the C++ rows (each documented point run again with the "
+                        "tutorial's unedited C++ source, kernels/cpp/; needs g++)")
     add_band_options(p)
     p.set_defaults(handler=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..workload.calibration import (validation_markdown, validation_report,
-                                        validation_text)
+    from ..workload.calibration import validation_report
+    from ..workload.validation_text import validation_markdown, validation_text
     guard = OutputGuard()
     guard.output("--markdown", args.markdown)
     doc = validation_report(args.preset, threshold_pct=args.threshold)
+    if args.cpp:
+        from ..workload.cpp_twins import add_cpp_rows
+        with progress_note("running the tutorial's C++ kernels"):
+            add_cpp_rows(doc)
     if args.band:
         from ..uncertainty.bands import add_validate_bands
         with progress_note("building the error-band ensemble (once per preset)"):

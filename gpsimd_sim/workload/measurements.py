@@ -16,6 +16,7 @@ class Measurement:
     buffer_size: int | None
     iter_per_s: float
     source: str
+    cpp_kernel: str | None = None   # the C++ source the tutorial ran, unedited (kernels/cpp/)
 
 
 TUTORIAL = "Neuron Custom C++ Operators Performance Optimization tutorial, trn1"
@@ -23,11 +24,14 @@ TUTORIAL = "Neuron Custom C++ Operators Performance Optimization tutorial, trn1"
 MEASUREMENTS = {
     "trn1": [
         Measurement("element-wise accessor", "kernels/relu_elementwise.py", None, None,
-                    8.098649744235592, TUTORIAL + ", neuron/ (element-wise accessor)"),
+                    8.098649744235592, TUTORIAL + ", neuron/ (element-wise accessor)",
+                    "kernels/cpp/neuron/relu.cpp"),
         Measurement("TCM accessor", "kernels/relu_tcm.py", None, 1024,
-                    220.73800131604054, TUTORIAL + ", neuron-tcm/ (buffer_size 1024)"),
+                    220.73800131604054, TUTORIAL + ", neuron-tcm/ (buffer_size 1024)",
+                    "kernels/cpp/neuron-tcm/relu.cpp"),
         Measurement("TCM, 8 cores", "kernels/relu_multicore.py", 8, 1024,
-                    269.936119707143, TUTORIAL + ", neuron-multicore/ (get_dst_tensor)"),
+                    269.936119707143, TUTORIAL + ", neuron-multicore/ (get_dst_tensor)",
+                    "kernels/cpp/neuron-multicore/relu.cpp"),
     ],
 }
 
