@@ -32,7 +32,7 @@ from ..simulation import SCHEMA_VERSION, RunOptions
 from .model import (CustomOp, Linear, LogSoftmax, Model, Step, StepResult, host_component,
                     sgd_update, vector_component)
 from .protocol import Protocol
-from .run import kernel_options, resolve_path
+from .run import ModelResult, kernel_options, resolve_path
 
 
 @dataclass(frozen=True)
@@ -202,42 +202,14 @@ class TrainingResult:
         return all(s.checked for s in self.steps.values())
 
     def to_dict(self) -> dict:
+        """A whole-model result's document (``ModelResult.to_dict``), with what training adds:
+        the backward kernel, the learning rate and the loss beside the NumPy reference's."""
         main = self.steps[self.protocol.batch]
-        total = main.ns
-        custom = sum(c.ns for c in main.components
-                     if c.kind in ("custom_op", "launch", "return_copy"))
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "workload": "training",
-            "model": self.model.name,
-            "kernel": self.kernel.path,
-            "backward_kernel": self.backward_kernel.path,
-            "batch": self.protocol.batch,
-            "lr": self.training.lr,
-            "iter_per_s": self.iter_per_s,
-            "ms_per_iteration": total / 1e6,
-            "correct": self.correct,
-            "checked": self.checked,
-            "loss": main.loss,
-            "reference_loss": main.reference_loss,
-            "max_abs_error": max(s.max_abs_error for s in self.steps.values()),
-            "custom_op_share_pct": 100.0 * custom / total if total else 0.0,
-            "components": [{"name": c.name, "kind": c.kind, "ns": c.ns,
-                            "share_pct": 100.0 * c.ns / total if total else 0.0, **{
-                                k: v for k, v in c.detail.items() if k != "ns"}}
-                           for c in main.shown()],
-            "iteration": {"host_ns": main.host_ns, "device_ns": main.device_ns,
-                          "host_overlap": main.overlap,
-                          "hidden_ns": main.host_ns + main.device_ns - total},
-            "step_ns_by_batch": {str(b): s.ns for b, s in self.steps.items()},
-            "protocol": {"dataset_size": self.protocol.dataset_size,
-                         "batch": self.protocol.batch,
-                         "warmup_steps": self.protocol.warmup_steps,
-                         "claimed_steps": self.protocol.claimed_steps(),
-                         "timed_steps": len(self.protocol.timed_batches())},
-            "wall_s": self.wall_s,
-            "config": config_to_dict(self.config, self.provenance),
-        }
+        d = ModelResult.to_dict(self)
+        head = {"schema_version": d.pop("schema_version"), "workload": "training"}
+        d.update(backward_kernel=self.backward_kernel.path, lr=self.training.lr,
+                 loss=main.loss, reference_loss=main.reference_loss)
+        return {**head, **d}
 
 
 def _options(kernel, path, cores, buffer_size, seed, isolate) -> RunOptions:
