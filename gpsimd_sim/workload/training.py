@@ -181,31 +181,17 @@ def load_training(path: str = "models/mlp_train.py") -> TrainingModel:
 
 
 @dataclass
-class TrainingResult:
-    model: Model
+class TrainingResult(ModelResult):
+    """A whole-model result (``kernel`` is the forward kernel) with the training step's
+    backward kernel and settings; ``steps`` hold TrainStepResults."""
     training: Training
-    protocol: Protocol
-    kernel: object              # the forward kernel
     backward_kernel: object
-    config: HardwareConfig
-    provenance: dict
-    steps: dict                 # by batch size: TrainStepResult
-    iter_per_s: float
-    wall_s: float
-
-    @property
-    def correct(self) -> bool:
-        return all(s.correct for s in self.steps.values())
-
-    @property
-    def checked(self) -> bool:
-        return all(s.checked for s in self.steps.values())
 
     def to_dict(self) -> dict:
         """A whole-model result's document (``ModelResult.to_dict``), with what training adds:
         the backward kernel, the learning rate and the loss beside the NumPy reference's."""
         main = self.steps[self.protocol.batch]
-        d = ModelResult.to_dict(self)
+        d = super().to_dict()
         head = {"schema_version": d.pop("schema_version"), "workload": "training"}
         d.update(backward_kernel=self.backward_kernel.path, lr=self.training.lr,
                  loss=main.loss, reference_loss=main.reference_loss)
@@ -244,8 +230,9 @@ def run_training(config: HardwareConfig, provenance: dict,
                                     options, backward_options, seed)
              for b in sorted(set(protocol.timed_batches()) | {protocol.batch}, reverse=True)}
     ips = protocol.iterations_per_s({b: s.ns for b, s in steps.items()})
-    return TrainingResult(tm.model, tm.training, protocol, fwd, bwd, config, provenance,
-                          steps, ips, time.perf_counter() - start)
+    return TrainingResult(tm.model, protocol, fwd, config, provenance, steps, ips,
+                          time.perf_counter() - start, training=tm.training,
+                          backward_kernel=bwd)
 
 
 def format_training(d: dict, band: dict | None = None) -> str:
