@@ -13,7 +13,7 @@ README = (ROOT / "README.md").read_text()
 def commands() -> list[str]:
     blocks = re.findall(r"```sh\n(.*?)```", README, re.S)
     return [line.strip() for block in blocks for line in block.splitlines()
-            if line.strip().startswith("gpsimd-sim ")]
+            if line.strip().startswith(("gpsimd-sim ", "python -m gpsimd_sim "))]
 
 
 def python_examples() -> list[str]:
@@ -22,7 +22,7 @@ def python_examples() -> list[str]:
 
 @pytest.mark.parametrize("command", commands())
 def test_a_readme_command_runs_as_written(command, tmp_path):
-    args = command.split()[1:]
+    args = command.split()[3 if command.startswith("python ") else 1:]
     proc = subprocess.run([sys.executable, "-m", "gpsimd_sim", *args], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"{command}: {proc.stderr}"
