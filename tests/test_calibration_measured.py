@@ -39,11 +39,11 @@ def _measure(tmp_path, points, noise, seed=2):
 
 def test_the_manifest_lists_every_microbenchmark_the_issue_asks_for():
     pts = manifest_points()
-    tcm = sorted(p.buffer_size for p in pts if p.kernel.endswith("tcm_zeros.py"))
+    tcm = sorted(p.buffer_size for p in pts if p.kernel.endswith("relu_tcm.py"))
     assert tcm[0] == 64 and tcm[-1] == 4096 and len(tcm) == 7
     assert any(p.kernel.endswith("tcm_empty.py") for p in pts)
-    assert sorted(p.cores for p in pts if p.kernel.endswith("multicore.py")) == [1, 2, 4, 8]
-    ew = {p.shape for p in pts if p.kernel.endswith("elementwise.py")}
+    assert sorted(p.cores for p in pts if p.kernel.endswith("relu_multicore.py")) == [1, 2, 4, 8]
+    ew = {p.shape for p in pts if p.kernel.endswith("relu_elementwise.py")}
     assert len(ew) == 3
     for p in pts:
         assert Path(resolve_path(p.kernel)).is_file()

@@ -1,4 +1,4 @@
-"""Microbenchmark: the TCM kernel with empty() instead of zeros(). Against tcm_zeros.py at
+"""Microbenchmark: the TCM kernel with empty() instead of zeros(). Against kernels/relu_tcm.py at
 the same buffer sizes it isolates the zeros() fill: how many transfers it takes, whether it
 is staged at all (kernels/microbench/manifest.toml)."""
 from gpsimd_sim.api import empty, float32, kernel, loop, sizeof, tcm_free, tcm_malloc
