@@ -18,14 +18,11 @@ first run after installing, or after any change to the simulator's source, build
 from __future__ import annotations
 
 import argparse
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ROOT, median_wall, simulator, wall_once
 
 RUN = """
 from gpsimd_sim.simulation import RunOptions, run
@@ -43,16 +40,6 @@ from gpsimd_sim.workload.validation_text import validation_text
 doc = add_validate_bands(validation_report("trn1"), members={members})
 validation_text(doc)
 """
-
-
-def wall(cmd: list[str], repeat: int, env=None) -> float:
-    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, env=env)  # warm caches
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, env=env)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def py(code: str) -> list[str]:
@@ -75,9 +62,7 @@ def cold_build(members: int) -> float:
         env = {**os.environ, "GPSIMD_SIM_CACHE_DIR": tmp}
         code = ("from gpsimd_sim.uncertainty import get_ensemble\n"
                 f"get_ensemble('trn1', {members}).fits()\n")
-        t0 = time.perf_counter()
-        subprocess.run(py(code), cwd=ROOT, check=True, capture_output=True, env=env)
-        return time.perf_counter() - t0
+        return wall_once(py(code), env)
 
 
 def main() -> None:
@@ -86,17 +71,17 @@ def main() -> None:
     ap.add_argument("--members", type=int, default=100)
     args = ap.parse_args()
     n = args.members
-    plain = wall(py(RUN), args.repeat)
-    banded = wall(py(RUN_BAND.format(members=n)), args.repeat)
+    plain = median_wall(py(RUN), args.repeat)
+    banded = median_wall(py(RUN_BAND.format(members=n)), args.repeat)
     print(f"1. run relu_tcm [32,4096]: plain {plain:.2f} s, with its band ({n} members) "
           f"{banded:.2f} s = {banded / plain:.2f}x   (target <= 3x)")
-    vb = wall(py(VALIDATE_BANDS.format(members=n)), args.repeat)
+    vb = median_wall(py(VALIDATE_BANDS.format(members=n)), args.repeat)
     print(f"2. validate with bands ({n} members): {vb:.2f} s   (target < 5 s)")
     print(f"3. ensemble replay, relu_tcm [32,4096]: {replay_rate(n):.0f} members/s   "
           f"(target >= 20)")
-    v = wall([sys.executable, "-m", "gpsimd_sim", "validate"], args.repeat)
+    v = median_wall(simulator("validate"), args.repeat)
     print(f"4. validate without bands: {v:.2f} s   (target < 1 s)")
-    c = wall([sys.executable, "-m", "gpsimd_sim", "calibrate", "--dry-run", "--sensitivity"],
+    c = median_wall(simulator("calibrate", "--dry-run", "--sensitivity"),
              args.repeat)
     print(f"5. calibrate --dry-run --sensitivity: {c:.2f} s   (target < 1.5 s)")
     print(f"6. cold build of the fitted ensemble ({n} members, empty cache): "

@@ -12,28 +12,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ROOT, median_wall, simulator
+
 KERNELS = ["kernels/relu_elementwise.py", "kernels/relu_tcm.py", "kernels/relu_multicore.py"]
 
 
 def wall_of_run(kernel: str, repeat: int) -> float:
-    return wall_of([sys.executable, "-m", "gpsimd_sim", "run", kernel, "--shape", "32x4096",
-                    "--json"], repeat)
-
-
-def wall_of(cmd: list[str], repeat: int) -> float:
-    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)  # warm the numba cache
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return median_wall(simulator("run", kernel, "--shape", "32x4096", "--json"), repeat)
 
 
 def plain_simpy_rate(n_events: int) -> float:
@@ -100,7 +87,7 @@ def main() -> None:
           f"ratio {statistics.median(ratios):.2f} (target >= 0.30)")
     print(f"   closed form {statistics.median(closed_form_speedup() for _ in range(3)):.1f}x "
           "faster than the event path where nothing can contend")
-    validate = wall_of([sys.executable, "-m", "gpsimd_sim", "validate"], args.repeat)
+    validate = median_wall(simulator("validate"), args.repeat)
     print(f"3. `validate` wall time, warm cache, median of {args.repeat}: {validate:.3f} s "
           "(target < 5 s)")
 
