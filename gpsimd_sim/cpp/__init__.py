@@ -63,7 +63,6 @@ How compute work is counted, and how it compares with the Python ports: docs/cpp
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +72,7 @@ import numpy as np
 from ..errors import ConfigError, KernelFault, KernelLoadError
 from ..records import CoreTrace
 from . import analysis, builder, execute, source
-from .toolchain import build_key, find_compiler
+from .toolchain import build_key, find_compiler, write_atomic
 
 __all__ = ["load_cpp_kernel", "CppKernel", "CppExecution", "is_cpp_kernel"]
 
@@ -185,9 +184,7 @@ class CppKernel:
             shape = tuple(int(x) for x in fields[3:3 + ndim])
         finally:
             execute.remove_folder(folder)
-        tmp = memo.with_name(memo.name + f".{os.getpid()}")
-        tmp.write_text(json.dumps({"shape": shape, "dtype": code}))
-        os.replace(tmp, memo)
+        write_atomic(memo, json.dumps({"shape": shape, "dtype": code}))
         return shape, execute.numpy_dtype(code)
 
     # -- running ----------------------------------------------------------------------------
@@ -221,18 +218,10 @@ class CppKernel:
                 request.append(f"dst {execute.dtype_code(dtype)} {len(shape)} " +
                                " ".join(str(s) for s in shape))
             request += execute.arg_lines(self.params, args, folder, self.path, self.op)
-            blocks = None
-
-            def block_lines():
-                nonlocal blocks
-                if blocks is None:
-                    blocks = [b["line"] for b in build.blocks()]
-                return blocks
-
             result = execute.run_child(
                 build.exe, request, folder, display=self.path, timeout_s=timeout_s,
                 line_of_pc=lambda pc, exact=False: self._line_of_pc(build, pc, exact),
-                block_lines=_Lazy(block_lines))
+                block_lines=lambda: [b["line"] for b in build.blocks()])
         finally:
             execute.remove_folder(folder)
         out = result.output
@@ -253,28 +242,6 @@ class CppKernel:
             return 0
         found = analysis.resolve_lines(build.exe, [pc], str(self._abs))
         return next(iter(found.values()))[0] if found else 0
-
-
-class _Lazy(list):
-    """A list computed on first use (block lines are read only when a run fails)."""
-
-    def __init__(self, make):
-        super().__init__()
-        self._make = make
-        self._done = False
-
-    def _fill(self):
-        if not self._done:
-            self.extend(self._make())
-            self._done = True
-
-    def __len__(self):
-        self._fill()
-        return super().__len__()
-
-    def __getitem__(self, i):
-        self._fill()
-        return super().__getitem__(i)
 
 
 def _kinds(code: str) -> list[str]:

@@ -310,8 +310,10 @@ def _same_file(a: str, b: str) -> bool:
 
 def _is_ours(path: str) -> bool:
     """Code from our headers or the generated glue (not the user's)."""
-    if not path or path == GLUE_FILE or path.endswith(GLUE_FILE):
-        return True if path else False
+    if not path:
+        return False
+    if path.endswith(GLUE_FILE):
+        return True
     try:
         return Path(path).resolve().is_relative_to(INCLUDE_DIR)
     except (OSError, ValueError):
@@ -366,9 +368,6 @@ def _classify(ins: Insn) -> str:
     if m.startswith("j"):
         return "jump"
     # zero idioms and stack-pointer arithmetic
-    if len(ops) == 2 and ops[0] == ops[1] and base.rstrip("lqwbdps").rstrip("x") in (
-            "xor", "pxor", "xorp", "sub", "psub"):
-        return ""
     if base.startswith(("xorp", "pxor", "xor", "sub")) and len(ops) == 2 and ops[0] == ops[1]:
         return ""
     if ops and _reg(ops[-1]) == "rsp":

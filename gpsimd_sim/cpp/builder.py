@@ -24,9 +24,9 @@ from pathlib import Path
 
 from ..errors import KernelLoadError
 from . import analysis
-from .toolchain import (INCLUDE_DIR, LINK_FLAGS, RUNTIME_DIR, RUNTIME_FLAGS, SHAPE_FLAGS,
-                        BuildDir, Compiler, build_key, first_error, run_tool, runtime_hash,
-                        runtime_sources, simulator_hash, tools_present)
+from .toolchain import (COMMON_FLAGS, INCLUDE_DIR, LINK_FLAGS, RUNTIME_DIR, RUNTIME_FLAGS,
+                        SHAPE_FLAGS, BuildDir, Compiler, build_key, first_error, run_tool,
+                        runtime_hash, runtime_sources, simulator_hash, tools_present)
 
 
 def _compile(compiler: Compiler, flags: list[str], source: Path, obj: Path, what: str,
@@ -102,9 +102,8 @@ def shape_build(compiler: Compiler, shape_path: Path, display: str,
         try:
             tu = tmp / "shape_tu.cpp"
             tu.write_text(f'#line 1 "{shape_path.resolve()}"\n{text}\n')
-            _compile(compiler, [*SHAPE_FLAGS, "-std=gnu++17", "-fno-pie", "-Wno-narrowing",
-                                "-fdiagnostics-color=never", "-fmessage-length=0"],
-                     tu, tmp / "shape.o", "compiling the shape function",
+            _compile(compiler, [*SHAPE_FLAGS, *COMMON_FLAGS], tu, tmp / "shape.o",
+                     "compiling the shape function",
                      {str(shape_path.resolve()): display}, display)
             rt = runtime() if callable(runtime) else runtime
             _link(compiler, [tmp / "shape.o", *rt], tmp / "shape", "linking the shape function",

@@ -12,7 +12,8 @@ import signal
 import struct
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -180,13 +181,13 @@ class ChildResult:
     output: np.ndarray
     traces: list[CoreTrace]
     printed: str
-    stderr: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 def run_child(exe: Path, request: list[str], folder: Path, *, display: str, timeout_s,
-              line_of_pc, block_lines: list[int]) -> ChildResult:
-    """Run the kernel executable; every failure is one KernelFault / SimulationLimit line."""
+              line_of_pc, block_lines: Callable[[], list[int]]) -> ChildResult:
+    """Run the kernel executable; every failure is one KernelFault / SimulationLimit line.
+
+    ``block_lines()`` gives each block's kernel line (read only when a run fails)."""
     status_path = folder / "status"
     new_status_file(status_path)
     req = folder / "request"
@@ -244,13 +245,14 @@ def run_child(exe: Path, request: list[str], folder: Path, *, display: str, time
     if len(printed) > PRINTF_BUFFER_BYTES:  # the device's printf buffer keeps the newest data
         printed = printed[-PRINTF_BUFFER_BYTES:]
     return ChildResult(read_tensor(folder / "output"), parse_records(records, display),
-                       printed.decode(errors="replace"), stderr)
+                       printed.decode(errors="replace"))
 
 
-def _block_line(st: Status, block_lines: list[int]) -> int:
-    if 0 <= st.last_block < len(block_lines):
-        return block_lines[st.last_block]
-    return 0
+def _block_line(st: Status, block_lines: Callable[[], list[int]]) -> int:
+    if st.last_block < 0:
+        return 0
+    lines = block_lines()
+    return lines[st.last_block] if st.last_block < len(lines) else 0
 
 
 def private_folder() -> Path:

@@ -11,8 +11,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-KINDS = ("tensor", "double", "int64", "scalar")
-
 
 def blank_comments_and_strings(text: str) -> str:
     """``text`` with comments and the insides of string and char literals replaced by
@@ -176,11 +174,3 @@ def read_build_py(path: Path) -> BuildPy | None:
                        bool(multicore) if isinstance(multicore, (bool, int)) else None,
                        kw.get("name") if isinstance(kw.get("name"), str) else None)
     return None
-
-
-def line_of(text: str, pattern: str) -> int:
-    """1-based line of the first line containing ``pattern`` (0 if none)."""
-    for number, line in enumerate(text.splitlines(), 1):
-        if pattern in line:
-            return number
-    return 0

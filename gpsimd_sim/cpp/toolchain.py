@@ -19,6 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..cachefiles import base_dir
 from ..errors import KernelLoadError
 
 HERE = Path(__file__).resolve().parent
@@ -43,9 +44,7 @@ LINK_FLAGS = ["-no-pie", "-Wl,--wrap=memcpy,--wrap=memmove,--wrap=memset", "-lm"
 
 def cache_root() -> Path:
     """``$GPSIMD_SIM_CACHE_DIR/cpp`` or ``~/.cache/gpsimd_sim/cpp``, created mode 0700."""
-    base = os.environ.get("GPSIMD_SIM_CACHE_DIR") or os.path.join(
-        os.path.expanduser("~"), ".cache", "gpsimd_sim")
-    root = Path(base) / "cpp"
+    root = base_dir() / "cpp"
     if not root.is_dir():
         try:
             root.mkdir(parents=True, mode=0o700, exist_ok=True)
@@ -114,7 +113,7 @@ def _identify(path: str) -> Compiler:
     if not version:
         m = re.search(r"(\d+\.\d+(?:\.\d+)?)", out)
         version = m.group(1) if m else "unknown"
-    _write_atomic(memo, json.dumps({"family": family, "version": version, "machine": machine}))
+    write_atomic(memo, json.dumps({"family": family, "version": version, "machine": machine}))
     return Compiler(path, family, version, machine)
 
 
@@ -125,7 +124,7 @@ def tools_present() -> None:
                                   "(e.g. `apt-get install binutils`)")
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     with os.fdopen(fd, "w") as f:
         f.write(text)

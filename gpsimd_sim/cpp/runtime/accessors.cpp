@@ -45,12 +45,8 @@ HOT inline uint8_t* elem_ptr(int32_t t, int64_t i, bool write, uintptr_t pc) {
   if ((uint64_t)i >= (uint64_t)r.numel)
     FAULT("out-of-bounds element access: tensor %s of %lld elements, flat index %lld",
           r.name, (long long)r.numel, (long long)i);
-  Core& c = *g_core;
-  if (write) c.pending_writes++;
-  else c.pending_reads++;
-  if (!c.elem_pc) c.elem_pc = pc;
-  c.seg_unvectorisable = true;
-  step();
+  g_core->seg_unvectorisable = true;
+  element_access(write, pc);
   return r.data + (size_t)i * r.esize;
 }
 }  // namespace

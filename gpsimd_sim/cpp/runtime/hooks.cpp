@@ -11,8 +11,7 @@ namespace {
 const char* access_word(bool store) { return store ? "store" : "load"; }
 
 HOT void tcm_check(uintptr_t a, uint32_t size, bool store, int line) {
-  bool in_window;
-  Buffer* b = buffer_at(a, &in_window);
+  Buffer* b = buffer_at(a);
   if (!b)
     fault_at(line, "out-of-bounds TCM %s of %u bytes at 0x%llx: no TCM buffer there",
              access_word(store), size, (unsigned long long)a);
@@ -32,13 +31,10 @@ HOT void tcm_check(uintptr_t a, uint32_t size, bool store, int line) {
 
 HOT inline __attribute__((always_inline)) void mem_access(uintptr_t a, uint32_t size, bool store, uintptr_t pc) {
   if (!g_counting) return;
-  uintptr_t off = pc - g_base;
-  uint32_t s = off < g_span ? g_site_at[off] : 0;
-  if (!s) return;  // not the kernel's code (the runtime's own memcpy, for one)
-  const Site& site = g_sites[s - 1];
-  if (site.ignore) return;  // our headers' code
-  int line = site.line;
-  if (a - g_win_lo < kWindowBytes) tcm_check(a, size, store, line);
+  const Site* site = site_at(pc);
+  if (!site) return;  // not the kernel's code (the runtime's own memcpy, for one)
+  if (site->ignore) return;  // our headers' code
+  if (a - g_win_lo < kWindowBytes) tcm_check(a, size, store, site->line);
   Core& c = *g_core;
   if (store) c.seg_stores++;
   else c.seg_loads++;
@@ -47,10 +43,9 @@ HOT inline __attribute__((always_inline)) void mem_access(uintptr_t a, uint32_t 
 
 void range_access(uintptr_t a, size_t n, bool store, uintptr_t pc) {
   if (!g_counting || !n) return;
-  uintptr_t off = pc - g_base;
-  uint32_t s = off < g_span ? g_site_at[off] : 0;
-  if (!s || g_sites[s - 1].ignore) return;
-  int line = g_sites[s - 1].line;
+  const Site* site = site_at(pc);
+  if (!site || site->ignore) return;
+  int line = site->line;
   if (a - g_win_lo < kWindowBytes || (a + n - 1) - g_win_lo < kWindowBytes) {
     tcm_check(a, 1, store, line);
     tcm_check(a + n - 1, 1, store, line);
@@ -60,6 +55,12 @@ void range_access(uintptr_t a, size_t n, bool store, uintptr_t pc) {
   if (store) c.seg_stores += words;
   else c.seg_loads += words;
   if (c.seg_bytes < 4) c.seg_bytes = 4;
+}
+
+// memcpy / memmove: the source is read and the destination written
+void copy_access(void* d, const void* s, size_t n, uintptr_t pc) {
+  range_access((uintptr_t)s, n, false, pc);
+  range_access((uintptr_t)d, n, true, pc);
 }
 
 }  // namespace
@@ -72,12 +73,9 @@ using namespace gs_rt;
 extern "C" {
 
 HOT void __sanitizer_cov_trace_pc(void) {
-  uintptr_t off = (uintptr_t)__builtin_return_address(0) - g_base;
-  if (off >= g_span) return;
-  uint32_t s = g_site_at[off];
-  if (!s) return;
-  int32_t b = g_sites[s - 1].block;
-  if (b < 0) return;
+  const Site* site = site_at((uintptr_t)__builtin_return_address(0));
+  if (!site || site->block < 0) return;
+  int32_t b = site->block;
   g_counts[b]++;
   g_status->last_block = b;
   if (__builtin_expect(++g_blocks_run > g_block_budget, 0) && g_counting) {
@@ -198,28 +196,20 @@ void* __real_memcpy(void*, const void*, size_t);
 void* __real_memmove(void*, const void*, size_t);
 void* __real_memset(void*, int, size_t);
 void* __wrap_memcpy(void* d, const void* s, size_t n) {
-  uintptr_t pc = (uintptr_t)__builtin_return_address(0);
-  range_access((uintptr_t)s, n, false, pc);
-  range_access((uintptr_t)d, n, true, pc);
+  copy_access(d, s, n, (uintptr_t)__builtin_return_address(0));
   return __real_memcpy(d, s, n);
 }
 void* __wrap_memmove(void* d, const void* s, size_t n) {
-  uintptr_t pc = (uintptr_t)__builtin_return_address(0);
-  range_access((uintptr_t)s, n, false, pc);
-  range_access((uintptr_t)d, n, true, pc);
+  copy_access(d, s, n, (uintptr_t)__builtin_return_address(0));
   return __real_memmove(d, s, n);
 }
 // clang's ThreadSanitizer pass calls these for memory intrinsics
 void* __tsan_memcpy(void* d, const void* s, size_t n) {
-  uintptr_t pc = (uintptr_t)__builtin_return_address(0);
-  range_access((uintptr_t)s, n, false, pc);
-  range_access((uintptr_t)d, n, true, pc);
+  copy_access(d, s, n, (uintptr_t)__builtin_return_address(0));
   return __real_memcpy(d, s, n);
 }
 void* __tsan_memmove(void* d, const void* s, size_t n) {
-  uintptr_t pc = (uintptr_t)__builtin_return_address(0);
-  range_access((uintptr_t)s, n, false, pc);
-  range_access((uintptr_t)d, n, true, pc);
+  copy_access(d, s, n, (uintptr_t)__builtin_return_address(0));
   return __real_memmove(d, s, n);
 }
 void* __tsan_memset(void* d, int c, size_t n) {

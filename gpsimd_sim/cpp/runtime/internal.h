@@ -212,10 +212,15 @@ void garbage(TensorRec& t);  // as api.tensor.garbage_like: NaN, or 0x5A bytes
 // ---------------------------------------------------------------------------------------
 // Faults: one line, "<file>:<line>: core <c>: <what>", into the status page, then exit
 // (state.cpp).
-HOT inline int line_of_pc(uintptr_t pc) {
+// The site of a return address in the kernel's code (nullptr if it is not one)
+HOT inline __attribute__((always_inline)) const Site* site_at(uintptr_t pc) {
   uintptr_t off = pc - g_base;
-  if (off < g_span && g_site_at[off]) return g_sites[g_site_at[off] - 1].line;
-  return 0;
+  uint32_t s = off < g_span ? g_site_at[off] : 0;
+  return s ? &g_sites[s - 1] : nullptr;
+}
+HOT inline int line_of_pc(uintptr_t pc) {
+  const Site* s = site_at(pc);
+  return s ? s->line : 0;
 }
 int current_line();
 [[noreturn]] void finish_fault(int state, int line, const char* text, bool with_core);
@@ -326,14 +331,22 @@ HOT inline void step(int64_t n = 1) {
   Core& c = *g_core;
   c.steps += n;
   if (c.steps > g_max_steps) {
-    char text[300];
+    char text[400];  // as api/runtime.py: "core N exceeded"
     snprintf(text, sizeof text,
-             "exceeded %lld steps (API calls and element accesses): the kernel does not finish",
-             (long long)g_max_steps);
-    char buf[400];
-    snprintf(buf, sizeof buf, "core %d %s", c.id, text);  // as api/runtime.py: "core N exceeded"
-    finish_fault(3, current_line(), buf, false);
+             "core %d exceeded %lld steps (API calls and element accesses): the kernel does "
+             "not finish", c.id, (long long)g_max_steps);
+    finish_fault(3, current_line(), text, false);
   }
+}
+
+// One element-wise access (an element accessor's, or an unbuffered stream's): counted into
+// the core's pending ElementRun, at the line of its first access.
+HOT inline void element_access(bool write, uintptr_t pc) {
+  Core& c = *g_core;
+  if (write) c.pending_writes++;
+  else c.pending_reads++;
+  if (!c.elem_pc) c.elem_pc = pc;
+  step();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -348,13 +361,11 @@ __attribute__((format(printf, 1, 2))) void emit(const char* fmt, ...);
 void setup_window();
 void reset_arena();
 uintptr_t place(int64_t nbytes, int32_t index, uintptr_t* region_lo, uintptr_t* region_hi);
-// The live buffer a pointer points into (nullptr if none)
-HOT inline Buffer* buffer_at(uintptr_t a, bool* in_window) {
-  *in_window = a - g_win_lo < kWindowBytes;
-  if (!*in_window || a < g_arena || a >= g_arena + kArenaBytes) return nullptr;
+// The buffer whose region (guards included) a pointer points into (nullptr if none)
+HOT inline Buffer* buffer_at(uintptr_t a) {
+  if (a - g_arena >= kArenaBytes) return nullptr;  // not in the arena (where buffers lie)
   int32_t o = g_owner[(a - g_arena) / 64];
-  if (!o) return nullptr;
-  return &g_core->buffers[o - 1];
+  return o ? &g_core->buffers[o - 1] : nullptr;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -268,15 +268,14 @@ int run(int argc, char** argv) {
         }
         while (*p == ' ') p++;
         copy_text(a.file, sizeof a.file, p);
-      } else if (a.kind == 'd') {
-        a.d = strtod(p, nullptr);
-      } else if (a.kind == 'i') {
-        a.i = strtoll(p, nullptr, 10);
-      } else if (a.kind == 's') {
-        char sk[8] = "";
-        sscanf(p, " %7s%n", sk, &used);
-        p += used;
-        a.is_int = sk[0] == 'i';
+      } else if (a.kind == 'd' || a.kind == 'i' || a.kind == 's') {  // a number, both ways
+        a.is_int = a.kind == 'i';
+        if (a.kind == 's') {
+          char sk[8] = "";
+          sscanf(p, " %7s%n", sk, &used);
+          p += used;
+          a.is_int = sk[0] == 'i';
+        }
         if (a.is_int) {
           a.i = strtoll(p, nullptr, 10);
           a.d = (double)a.i;
@@ -341,8 +340,8 @@ int run(int argc, char** argv) {
     }
     g.kind = expected == 't' ? 1 : expected == 'd' ? 2 : expected == 'i' ? 3 : 4;
     if (a.kind == 't') {
+      // made before a core runs: named a.name, not numbered
       int32_t h = new_tensor(a.name, a.dtype, a.ndim, a.sizes, !g_shape_mode);
-      copy_text(g_tensors[h]->name, sizeof g_tensors[h]->name, a.name);
       if (!g_shape_mode) {
         TensorRec& t = *g_tensors[h];
         FILE* f = fopen(a.file, "rb");
@@ -352,10 +351,15 @@ int run(int argc, char** argv) {
       }
       g.tensor = h;
     } else {
-      g.d = a.kind == 'i' || (a.kind == 's' && a.is_int) ? (double)a.i : a.d;
-      g.i = a.kind == 'd' || (a.kind == 's' && !a.is_int) ? (int64_t)a.d : a.i;
-      g.scalar_is_int = a.kind == 'i' || (a.kind == 's' && a.is_int);
+      g.d = a.d;
+      g.i = a.i;
+      g.scalar_is_int = a.is_int;
     }
+  }
+
+  if (g_multicore && !g_shape_mode) {  // made before a core runs: named "dst", not numbered
+    g_dst = new_tensor("dst", dst_dtype, dst_ndim, dst_sizes, true);
+    garbage(*g_tensors[g_dst]);
   }
 
   g_core = &g_core_storage;
@@ -370,13 +374,6 @@ int run(int argc, char** argv) {
     return 0;
   }
 
-  if (g_multicore) {
-    g_core = nullptr;
-    g_dst = new_tensor("dst", dst_dtype, dst_ndim, dst_sizes, true);
-    copy_text(g_tensors[g_dst]->name, sizeof g_tensors[g_dst]->name, "dst");
-    garbage(*g_tensors[g_dst]);
-    g_core = &g_core_storage;
-  }
   FILE* rec = fopen(g_records_path, "w");
   if (!rec) die("cannot write the records");
   int devnull = open("/dev/null", O_WRONLY);

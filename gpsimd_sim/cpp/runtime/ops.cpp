@@ -92,7 +92,9 @@ extern "C" int32_t gs_op(int32_t op, int32_t out, int32_t nargs, GsOperand a, Gs
     }
     return x.kind == 3 ? x.i : (int64_t)x.d;
   };
-  bool f32 = dtype != GS_DOUBLE;  // float32, float16, bfloat16 compute in float32
+  // float32, float16, bfloat16 compute in float32; float64, and an integer tensor with a
+  // float scalar, in double
+  bool f32 = dtype_float(dtype) && dtype != GS_DOUBLE;
   for (int64_t i = 0; i < n; i++) {
     uint8_t* dst = o.data + i * o.esize;
     if (op == GS_OP_FILL) {
@@ -128,7 +130,6 @@ extern "C" int32_t gs_op(int32_t op, int32_t out, int32_t nargs, GsOperand a, Gs
     }
     double x = fetch_d(args[0], i), y = nargs > 1 ? fetch_d(args[1], i) : 0.0;
     double z = nargs > 2 ? fetch_d(args[2], i) : 1.0, v = 0.0;
-    if (!dtype_float(dtype)) f32 = false;  // an integer tensor with a float scalar: double
     float fx = (float)x, fy = (float)y, fz = (float)z;
     switch (op) {
       case GS_OP_ABS: v = __builtin_fabs(x); break;

@@ -18,8 +18,7 @@ Text stream_desc(const Stream& s) {
 }
 
 // the read() / write() calls served from the buffer since its last refill or flush
-void charge(Stream& s, int line) {
-  (void)line;
+void charge(Stream& s) {
   if (s.buffered && s.j) {
     emit("S\t%lld\t%lld\t%zu\t%d\n", (long long)(s.write ? 0 : s.j), (long long)(s.write ? s.j : 0),
          s.esize, line_of_pc(s.first_pc));
@@ -44,7 +43,7 @@ void stream_flush(Stream& s, int line) {
 void stream_close(Stream& s, int line) {
   if (s.closed) return;
   if (s.buffered) {
-    charge(s, line);
+    charge(s);
     if (s.write) stream_flush(s, line);
     g_core->pool.release(s.tcm_offset, g_stream_bytes);
     emit("R\t%d\t%lld\t%d\n", s.buffer_id, (long long)g_stream_bytes, line);
@@ -56,6 +55,14 @@ void stream_close(Stream& s, int line) {
     s.base += s.j;
     s.filled = s.j = 0;
   }
+}
+
+// one element-wise access of an unbuffered stream
+HOT uint8_t* unbuffered(Stream& s, int64_t index, uintptr_t pc) {
+  element_access(s.write, pc);
+  s.base = index + 1;
+  s.first_pc = 0;
+  return g_tensors[s.tensor]->data + (size_t)index * s.esize;
 }
 
 }  // namespace
@@ -144,17 +151,9 @@ HOT uint8_t* stream_read(int32_t sh, uintptr_t pc) {
   if (s.write) FAULT("read() on a write stream %s", stream_desc(s).c_str());
   if (s.closed) FAULT("read() of element %lld after close() %s", (long long)index, stream_desc(s).c_str());
   if (index >= s.n) FAULT("read past the end: read() of element %lld %s", (long long)index, stream_desc(s).c_str());
-  if (!s.buffered) {  // one element-wise access
-    Core& c = *g_core;
-    c.pending_reads++;
-    if (!c.elem_pc) c.elem_pc = pc;
-    step();
-    s.base = index + 1;
-    s.first_pc = 0;
-    return t.data + (size_t)index * s.esize;
-  }
+  if (!s.buffered) return unbuffered(s, index, pc);
   int line = current_line();
-  charge(s, line);
+  charge(s);
   int64_t count = mn(s.cap, s.n - index);
   memcpy(s.buf, t.data + (size_t)index * s.esize, (size_t)count * s.esize);
   emit("T\trefill\t%s\t%lld\t%lld\t%lld\t%d\t%lld\t%d\n", t.name, (long long)index,
@@ -173,22 +172,13 @@ HOT uint8_t* stream_write(int32_t sh, uintptr_t pc) {
   g_core->seg_unvectorisable = true;
   if (s.j < s.room) return s.buf + (size_t)(s.j++) * s.esize;
   g_status->api_pc = pc;
-  TensorRec& t = *g_tensors[s.tensor];
   int64_t index = s.base + s.j;
   if (!s.write) FAULT("write() on a read stream %s", stream_desc(s).c_str());
   if (s.closed) FAULT("write() of element %lld after close() %s", (long long)index, stream_desc(s).c_str());
   if (index >= s.n) FAULT("write past the end: write() of element %lld %s", (long long)index, stream_desc(s).c_str());
-  if (!s.buffered) {
-    Core& c = *g_core;
-    c.pending_writes++;
-    if (!c.elem_pc) c.elem_pc = pc;
-    step();
-    s.base = index + 1;
-    s.first_pc = 0;
-    return t.data + (size_t)index * s.esize;
-  }
+  if (!s.buffered) return unbuffered(s, index, pc);
   int line = current_line();
-  charge(s, line);
+  charge(s);
   stream_flush(s, line);
   s.j = 1;
   s.first_pc = pc;

@@ -113,8 +113,7 @@ extern "C" void gs_tcm_free(void* p) {
     emit("R\t-1\t0\t%d\n", current_line());
     return;
   }
-  bool in_window;
-  Buffer* b = buffer_at((uintptr_t)p, &in_window);
+  Buffer* b = buffer_at((uintptr_t)p);
   if (!b) FAULT("tcm_free expects a TCM buffer, got a pointer outside the TCM pool");
   if (b->freed) FAULT("tcm_free: TCM buffer %d freed twice", b->id);
   if ((uintptr_t)p != b->real)

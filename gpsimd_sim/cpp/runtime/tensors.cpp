@@ -44,12 +44,8 @@ bool dtype_float(int32_t d) { return d == GS_HALF || d == GS_FLOAT || d == GS_DO
 
 double load_d(const uint8_t* p, int32_t d) {
   switch (d) {
-    case GS_BYTE: return *p;
-    case GS_BOOL: return *p != 0;
-    case GS_CHAR: return (int8_t)*p;
-    case GS_SHORT: { int16_t v; memcpy(&v, p, 2); return v; }
-    case GS_INT: { int32_t v; memcpy(&v, p, 4); return v; }
-    case GS_LONG: { int64_t v; memcpy(&v, p, 8); return (double)v; }
+    case GS_BYTE: case GS_BOOL: case GS_CHAR: case GS_SHORT: case GS_INT: case GS_LONG:
+      return (double)load_i(p, d);
     case GS_HALF: { uint16_t v; memcpy(&v, p, 2); return c10::gs_detail::f16_to_f32(v); }
     case GS_BFLOAT16: { uint16_t v; memcpy(&v, p, 2); return c10::gs_detail::bf16_to_f32(v); }
     case GS_FLOAT: { float v; memcpy(&v, p, 4); return v; }
@@ -70,12 +66,10 @@ int64_t load_i(const uint8_t* p, int32_t d) {
 }
 void store_d(uint8_t* p, int32_t d, double x) {
   switch (d) {
-    case GS_BYTE: *p = (uint8_t)(int64_t)x; break;
     case GS_BOOL: *p = x != 0; break;
-    case GS_CHAR: *p = (uint8_t)(int8_t)(int64_t)x; break;
-    case GS_SHORT: { int16_t v = (int16_t)(int64_t)x; memcpy(p, &v, 2); break; }
-    case GS_INT: { int32_t v = (int32_t)(int64_t)x; memcpy(p, &v, 4); break; }
-    case GS_LONG: { int64_t v = (int64_t)x; memcpy(p, &v, 8); break; }
+    case GS_BYTE: case GS_CHAR: case GS_SHORT: case GS_INT: case GS_LONG:
+      store_i(p, d, (int64_t)x);
+      break;
     case GS_HALF: { uint16_t v = c10::gs_detail::f32_to_f16((float)x); memcpy(p, &v, 2); break; }
     case GS_BFLOAT16: { uint16_t v = c10::gs_detail::f32_to_bf16((float)x); memcpy(p, &v, 2); break; }
     case GS_FLOAT: { float v = (float)x; memcpy(p, &v, 4); break; }

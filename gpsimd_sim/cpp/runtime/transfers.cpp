@@ -12,10 +12,9 @@ extern "C" void gs_tcm_accessor_open(int32_t t) {
 
 namespace {
 Buffer& tcm_span(const char* what, TensorRec& t, void* p, size_t offset_u, size_t n_u,
-                 int32_t dtype, int64_t* cap_out) {
+                 int32_t dtype) {
   if (!p) FAULT("%s: expected a TCM buffer, got a null pointer (tcm_malloc failed)", what);
-  bool in_window;
-  Buffer* b = buffer_at((uintptr_t)p, &in_window);
+  Buffer* b = buffer_at((uintptr_t)p);
   if (!b) FAULT("%s: expected a TCM buffer, got a pointer outside the TCM pool", what);
   if (b->freed) FAULT("%s: TCM buffer %d used after tcm_free", what, b->id);
   int64_t offset = (int64_t)offset_u, n = (int64_t)n_u;
@@ -34,32 +33,34 @@ Buffer& tcm_span(const char* what, TensorRec& t, void* p, size_t offset_u, size_
   if (dtype != t.dtype)
     FAULT("%s<%s> on tensor %s of %s", what, dtype_name(dtype), t.name,
           dtype_name(t.dtype));
-  *cap_out = cap;
   return *b;
+}
+
+// One checked transfer between elements [offset, offset + n) of a tensor and a TCM buffer
+void transfer(bool to_tcm, int32_t th, void* p, size_t offset, size_t n, int32_t dtype) {
+  const char* what = to_tcm ? "tensor_to_tcm" : "tcm_to_tensor";
+  TensorRec& t = tensor(th);
+  need_data(t, what);
+  Buffer& b = tcm_span(what, t, p, offset, n, dtype);
+  uint8_t* elems = t.data + offset * t.esize;
+  if (to_tcm) {
+    memcpy(p, elems, n * t.esize);
+  } else {
+    claim(t, (int64_t)offset, (int64_t)n);
+    memcpy(elems, p, n * t.esize);
+  }
+  emit("D\t%s\t%s\t%lld\t%lld\t%lld\t%d\t%lld\t%d\n", to_tcm ? "to_tcm" : "to_tensor",
+       t.name, (long long)offset, (long long)n, (long long)(n * t.esize), b.id,
+       (long long)(b.sim_off + ((uintptr_t)p - b.real)), current_line());
 }
 }  // namespace
 
 extern "C" void gs_tensor_to_tcm(int32_t th, void* p, size_t offset, size_t n, int32_t dtype) {
   ENTER();
-  TensorRec& t = tensor(th);
-  need_data(t, "tensor_to_tcm");
-  int64_t cap;
-  Buffer& b = tcm_span("tensor_to_tcm", t, p, offset, n, dtype, &cap);
-  memcpy(p, t.data + offset * t.esize, n * t.esize);
-  emit("D\tto_tcm\t%s\t%lld\t%lld\t%lld\t%d\t%lld\t%d\n", t.name, (long long)offset,
-       (long long)n, (long long)(n * t.esize), b.id,
-       (long long)(b.sim_off + ((uintptr_t)p - b.real)), current_line());
+  transfer(true, th, p, offset, n, dtype);
 }
 
 extern "C" void gs_tcm_to_tensor(int32_t th, void* p, size_t offset, size_t n, int32_t dtype) {
   ENTER();
-  TensorRec& t = tensor(th);
-  need_data(t, "tcm_to_tensor");
-  int64_t cap;
-  Buffer& b = tcm_span("tcm_to_tensor", t, p, offset, n, dtype, &cap);
-  claim(t, (int64_t)offset, (int64_t)n);
-  memcpy(t.data + offset * t.esize, p, n * t.esize);
-  emit("D\tto_tensor\t%s\t%lld\t%lld\t%lld\t%d\t%lld\t%d\n", t.name, (long long)offset,
-       (long long)n, (long long)(n * t.esize), b.id,
-       (long long)(b.sim_off + ((uintptr_t)p - b.real)), current_line());
+  transfer(false, th, p, offset, n, dtype);
 }

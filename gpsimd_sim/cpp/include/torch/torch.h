@@ -81,6 +81,17 @@ template <> struct Elem<std::conditional<std::is_same<int64_t, long>::value, lon
 template <typename T> struct is_16bit_float : std::false_type {};
 template <> struct is_16bit_float<c10::Half> : std::true_type {};
 template <> struct is_16bit_float<c10::BFloat16> : std::true_type {};
+
+// a tensor operation (gs_op) with its unused operands left out
+GS_INLINE GsOperand no_operand() {
+  GsOperand o = {0, -1, 0.0, 0};
+  return o;
+}
+GS_INLINE int32_t op(int32_t code, int32_t out, int32_t nargs, GsOperand a,
+                     GsOperand b = no_operand(), GsOperand c = no_operand(),
+                     GsOperand d = no_operand()) {
+  return gs_op(code, out, nargs, a, b, c, d);
+}
 }  // namespace gs_detail
 
 // One element of a tensor in device memory: reading it or assigning it is one element-wise
@@ -313,8 +324,7 @@ class Tensor {
   }
 
   GS_INLINE Tensor& fill_(const Scalar& value) const {
-    GsOperand none = {0, -1, 0.0, 0};
-    gs_op(GS_OP_FILL, t_, 1, value.operand(), none, none, none);
+    gs_detail::op(GS_OP_FILL, t_, 1, value.operand());
     return const_cast<Tensor&>(*this);
   }
 
@@ -357,10 +367,6 @@ GS_INLINE Tensor factory(int32_t kind, IntArrayRef size, TensorOptions options,
                            fill),
                 0);
 }
-GS_INLINE GsOperand no_operand() {
-  GsOperand o = {0, -1, 0.0, 0};
-  return o;
-}
 }  // namespace gs_detail
 
 GS_INLINE Tensor empty(IntArrayRef size, TensorOptions options = TensorOptions()) {
@@ -385,14 +391,6 @@ GS_INLINE Tensor eye(int64_t n, TensorOptions options = TensorOptions()) {
 }
 
 // ---- tensor operations (API reference: Tensor Operation Functions) ------------------------
-namespace gs_detail {
-GS_INLINE int32_t op(int32_t code, int32_t out, int32_t nargs, GsOperand a,
-                     GsOperand b = no_operand(), GsOperand c = no_operand(),
-                     GsOperand d = no_operand()) {
-  return gs_op(code, out, nargs, a, b, c, d);
-}
-}  // namespace gs_detail
-
 #define GS_UNARY(NAME, CODE)                                                                 \
   GS_INLINE Tensor& NAME##_out(Tensor& result, const Tensor& self) {                         \
     gs_detail::op(CODE, result.gs_handle(), 1, self.operand());                              \
