@@ -14,12 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import KernelFault, SimulationLimit
-from ..records import Compute, ElementRun
+from ..records import OP_CLASSES, Compute, ElementRun
 from .. import wall_clock
 from ..wall_clock import alarm_paused
 from .runtime import current_or_none
 from .tcm import TcmBuffer
 from .tensor import ElementAccessor, Tensor
+
+# A loop's counts (loops/abi.py): one counter per operation class, then the element loads
+# and stores of each parameter (slots N_OPS + 2k and N_OPS + 2k + 1), then the error slots.
+N_OPS = len(OP_CLASSES)
 
 
 @dataclass(frozen=True)
@@ -58,11 +62,9 @@ def kernel(reference=None, multicore: bool = False, shape=None, inputs=None,
 def loop(fn):
     """Compile a compute loop over TCM buffers (or element accessors) with numba."""
     from ..loops import compile_loop  # numba is imported when it first runs
-    from ..loops.abi import N_OPS, OP_KINDS
 
     compiled = compile_loop(fn)
     plans: dict = {}    # the argument types of a call -> how to pass and count them
-    end = N_OPS + 2 * len(compiled.arg_names)
 
     @functools.wraps(fn)
     def call(*args):
@@ -80,8 +82,6 @@ def loop(fn):
             arrays[k] = buf._array
         for k in plan.elem:
             arrays[k] = args[k]._array
-        for k, kind in plan.scalars:
-            arrays[k] = kind(args[k])
         limit = ctx.limits.max_iterations - ctx.iterations
         wall_clock.native = True     # an alarm now is kept until the compiled code returns
         try:
@@ -90,36 +90,7 @@ def loop(fn):
             wall_clock.native = False
         if wall_clock.expired:
             wall_clock.raise_expired()
-        if counts[end] != 0:
-            raise _loop_fault(ctx, compiled, compiled.result(counts, arrays).error, args)
-        for k in plan.elem:
-            if counts[N_OPS + 2 * k + 1] and args[k].tensor.const:
-                raise _const_write(ctx, compiled, args[k])
-        ctx.iterations += counts[0]
-        tcm_loads = tcm_stores = 0
-        for k in plan.tcm_like:
-            tcm_loads += counts[N_OPS + 2 * k]
-            tcm_stores += counts[N_OPS + 2 * k + 1]
-        line = ctx.line_at(sys._getframe(1))
-        width = 4
-        for k in plan.arrays:   # the widest element the loop works on: it sets the SIMD lanes
-            w = arrays[k].itemsize
-            if w > width or k == plan.arrays[0]:
-                width = w
-        last = plan.last
-        if last is not None and last[0] == counts and last[1] == line and last[2] == width \
-                and last[3] is ctx:
-            record = last[4]   # the same work again: the same (immutable) record, which
-        else:                  # timing and reports then cost once (issue 14)
-            record = Compute(dict(zip(OP_KINDS, counts)), tcm_loads, tcm_stores, width,
-                             compiled.name, line, not plan.elem)
-            plan.last = (counts, line, width, ctx, record)
-        ctx.emit(record)
-        if plan.elem:
-            reads = sum(counts[N_OPS + 2 * k] for k in plan.elem)
-            writes = sum(counts[N_OPS + 2 * k + 1] for k in plan.elem)
-            if reads or writes:
-                ctx.emit(ElementRun(reads, writes, line))
+        _record(ctx, compiled, plan, args, arrays, counts, ctx.line_at(sys._getframe(1)))
 
     call.compiled = compiled
     return call
@@ -127,47 +98,68 @@ def loop(fn):
 
 class _Plan:
     """For one signature of argument types: which arguments are TCM buffers, element
-    accessors, local arrays and scalars."""
+    accessors and arrays (scalars pass as they are: ``CompiledLoop`` normalises them)."""
 
-    __slots__ = ("tcm", "elem", "scalars", "tcm_like", "arrays", "last")
+    __slots__ = ("tcm", "elem", "tcm_like", "arrays", "end", "last")
 
-    def __init__(self, args):
+    def __init__(self, kinds: list[str]):
+        self.tcm = tuple(k for k, kind in enumerate(kinds) if kind == "tcm")
+        self.elem = tuple(k for k, kind in enumerate(kinds) if kind == "elem")
+        self.tcm_like = tuple(k for k, kind in enumerate(kinds) if kind in ("tcm", "local"))
+        self.arrays = tuple(k for k, kind in enumerate(kinds) if kind != "scalar")
+        self.end = N_OPS + 2 * len(kinds)   # the first error slot of the counts
         self.last = None   # (counts, line, width, core context, the Compute record made)
-        self.tcm = tuple(k for k, a in enumerate(args) if type(a) is TcmBuffer)
-        self.elem = tuple(k for k, a in enumerate(args) if type(a) is ElementAccessor)
-        self.scalars = tuple((k, bool if isinstance(a, (bool, np.bool_)) else
-                              int if isinstance(a, (int, np.integer)) else float)
-                             for k, a in enumerate(args)
-                             if isinstance(a, (bool, np.bool_, int, np.integer, float,
-                                               np.floating)))
-        self.tcm_like = tuple(k for k, a in enumerate(args)
-                              if type(a) is TcmBuffer or type(a) is np.ndarray)
-        self.arrays = tuple(k for k, a in enumerate(args)
-                            if type(a) in (TcmBuffer, ElementAccessor, np.ndarray))
-
-
-
-def _const_write(ctx, compiled, accessor):
-    return _fault(ctx, f"@loop {compiled.name} wrote through the accessor of const input "
-                       f"tensor {accessor.tensor.name} (C++: accessor() of a const Tensor& "
-                       "is read-only)")
 
 
 def _slow_call(ctx, compiled, args, plans):
-    """The first call of a signature, a call outside a kernel, or one that faults: every
-    argument checked and converted as it comes, and the plan kept for the next call."""
+    """The first call of a signature, a call outside a kernel, or one whose TCM buffer is
+    freed or another core's: every argument checked as it comes, and the plan kept for the
+    next call."""
     arrays, kinds = _loop_arguments(ctx, compiled, args)
+    plan = _Plan(kinds)
     limit = ctx.limits.max_iterations - ctx.iterations if ctx else 10**12
     with alarm_paused():  # compiled code is bounded by its iteration budget instead
-        result = compiled.run(*arrays, max_iterations=max(limit, 0))
-    if result.error is not None:
-        raise _loop_fault(ctx, compiled, result.error, args)
-    for a, stores in zip(args, result.stores):
-        if stores and isinstance(a, ElementAccessor) and a.tensor.const:
-            raise _const_write(ctx, compiled, a)
+        counts = compiled.run_counts(arrays, max(limit, 0))
+    _record(ctx, compiled, plan, args, arrays, counts, ctx.line() if ctx else 0)
     if ctx is not None:
-        _record(ctx, compiled, kinds, arrays, result)
-        plans[tuple(map(type, args))] = _Plan(args)
+        plans[tuple(map(type, args))] = plan
+
+
+def _record(ctx, compiled, plan, args, arrays, counts, line) -> None:
+    """Raise the run's fault, if any; else (inside a kernel) record its counted work: a
+    Compute record, and an ElementRun for accessor traffic."""
+    if counts[plan.end] != 0:         # an error kind: the loop faulted
+        raise _loop_fault(ctx, compiled, compiled.result(counts, arrays).error, args)
+    for k in plan.elem:
+        if counts[N_OPS + 2 * k + 1] and args[k].tensor.const:
+            raise _fault(ctx, f"@loop {compiled.name} wrote through the accessor of const "
+                              f"input tensor {args[k].tensor.name} (C++: accessor() of a "
+                              "const Tensor& is read-only)")
+    if ctx is None:
+        return
+    ctx.iterations += counts[0]
+    tcm_loads = tcm_stores = 0
+    for k in plan.tcm_like:
+        tcm_loads += counts[N_OPS + 2 * k]
+        tcm_stores += counts[N_OPS + 2 * k + 1]
+    # the widest element the loop works on: it sets the SIMD lanes
+    width = max([arrays[k].itemsize for k in plan.arrays]) if plan.arrays else 4
+    last = plan.last
+    if last is not None and last[0] == counts and last[1] == line and last[2] == width \
+            and last[3] is ctx:
+        record = last[4]   # the same work again: the same (immutable) record, which
+    else:                  # timing and reports then cost once (issue 14)
+        # a loop that reads device memory one accessor call at a time cannot use the SIMD
+        # lanes: not vectorisable
+        record = Compute(dict(zip(OP_CLASSES, counts)), tcm_loads, tcm_stores, width,
+                         compiled.name, line, not plan.elem)
+        plan.last = (counts, line, width, ctx, record)
+    ctx.emit(record)
+    if plan.elem:
+        reads = sum([counts[N_OPS + 2 * k] for k in plan.elem])
+        writes = sum([counts[N_OPS + 2 * k + 1] for k in plan.elem])
+        if reads or writes:
+            ctx.emit(ElementRun(reads, writes, line))
 
 
 def _loop_arguments(ctx, compiled, args) -> tuple[list, list[str]]:
@@ -187,39 +179,12 @@ def _loop_arguments(ctx, compiled, args) -> tuple[list, list[str]]:
             arrays.append(a)
             kinds.append("local")
         elif isinstance(a, (bool, np.bool_, int, np.integer, float, np.floating)):
-            # plain Python scalars keep numba's signatures stable (int64, float64, bool)
-            kind = bool if isinstance(a, (bool, np.bool_)) else \
-                int if isinstance(a, (int, np.integer)) else float
-            arrays.append(kind(a))
+            arrays.append(a)    # CompiledLoop makes it a plain Python scalar for numba
             kinds.append("scalar")
         else:
             raise _fault(ctx, f"@loop {compiled.name}: argument {name} has unsupported type "
                          f"{type(a).__name__}")
     return arrays, kinds
-
-
-def _record(ctx, compiled, kinds, arrays, result) -> None:
-    """The loop's counted work as a Compute record (and an ElementRun for accessor traffic)."""
-    ctx.iterations += result.ops["iterations"]
-    tcm_loads = tcm_stores = elem_reads = elem_writes = 0
-    widths = []  # element widths of the arrays the loop works on: they set the SIMD lanes
-    for kind, a, ld, st in zip(kinds, arrays, result.loads, result.stores):
-        if kind == "scalar":
-            continue
-        widths.append(a.itemsize)
-        if kind == "elem":
-            elem_reads += ld
-            elem_writes += st
-        else:
-            tcm_loads += ld
-            tcm_stores += st
-    line = ctx.line()
-    # a loop that reads device memory one accessor call at a time cannot use the SIMD lanes
-    vectorisable = "elem" not in kinds
-    ctx.emit(Compute(result.ops, tcm_loads, tcm_stores, max(widths, default=4), compiled.name,
-                     line, vectorisable))
-    if elem_reads or elem_writes:
-        ctx.emit(ElementRun(elem_reads, elem_writes, line))
 
 
 def _fault(ctx, what):

@@ -11,8 +11,6 @@ Float16 and bfloat16 are computed in float32 and rounded once to the tensor's dt
 """
 from __future__ import annotations
 
-import builtins
-
 import numpy as np
 
 from ..records import TensorOp
@@ -114,28 +112,27 @@ def _int_div(a, b):
     return np.true_divide(a, b)
 
 
-def _scaled(sign):
-    def fn(a, b, alpha=1):
-        return a + sign * alpha * b
-    return fn
+def _scaled(sign, alpha):
+    """``a + sign * alpha * b``: ``torch::add`` (sign 1) and ``torch::sub`` (sign -1)."""
+    return lambda a, b: a + sign * alpha * b
 
 
 def add(self, other, alpha=1) -> Tensor:
     """``self + alpha * other`` (``torch::add``)."""
-    return _apply("add", lambda a, b: _scaled(1)(a, b, alpha), None, self, other)
+    return _apply("add", _scaled(1, alpha), None, self, other)
 
 
 def add_out(result, self, other, alpha=1) -> Tensor:
-    return _apply("add", lambda a, b: _scaled(1)(a, b, alpha), result, self, other)
+    return _apply("add", _scaled(1, alpha), result, self, other)
 
 
 def sub(self, other, alpha=1) -> Tensor:
     """``self - alpha * other`` (``torch::sub``)."""
-    return _apply("sub", lambda a, b: _scaled(-1)(a, b, alpha), None, self, other)
+    return _apply("sub", _scaled(-1, alpha), None, self, other)
 
 
 def sub_out(result, self, other, alpha=1) -> Tensor:
-    return _apply("sub", lambda a, b: _scaled(-1)(a, b, alpha), result, self, other)
+    return _apply("sub", _scaled(-1, alpha), result, self, other)
 
 
 def mul(self, other) -> Tensor:
@@ -209,4 +206,3 @@ Tensor.fill_ = fill_
 OPS = ["abs", "ceil", "floor", "sin", "cos", "tan", "log", "log2", "log10", "exp", "pow",
        "clamp", "add", "sub", "mul", "div", "bitwise_and", "bitwise_or", "bitwise_not"]
 __all__ = OPS + [f"{n}_out" for n in OPS] + ["fill_"]
-_ = builtins  # the module shadows abs and pow on purpose: builtins stay reachable

@@ -34,9 +34,8 @@ from ..records import Alloc, Free, StreamAccess, StreamTransfer
 from .runtime import CoreContext, current, current_or_none
 
 # The buffer size and the number of fast streams are the preset's (tcm.stream_buffer_bytes,
-# tcm.fast_streams), read from the core's context; these are the trn1 values, for tests.
+# tcm.fast_streams), read from the core's context; this is the trn1 buffer size, for tests.
 STREAM_BUFFER_BYTES = 4096   # "each buffered in 4 KiB of TCM" (API reference, TCM Accessor)
-MAX_FAST_STREAMS = 4         # "only up to 4 active stream accessors will be performant"
 
 # streams not yet closed, per core; weak so that dropping a stream can close it (its __del__)
 _ACTIVE: "weakref.WeakKeyDictionary[CoreContext, weakref.WeakSet]" = weakref.WeakKeyDictionary()
@@ -83,7 +82,7 @@ class _Stream:
         self._closed = True  # until fully opened: a half-made stream must not close itself
         self._ctx = ctx
         self.tensor = tensor
-        self._flat = tensor._storage.reshape(-1)  # a view: the tensor's data is contiguous
+        self._flat = tensor.flat()   # a view: writes reach the tensor
         self._n = self._flat.shape[0]
         self._base = self._j = 0
         self._open_line = ctx.line()

@@ -210,10 +210,7 @@ class TcmAccessor:
         if not isinstance(buffer, TcmBuffer):
             got = "None (tcm_malloc failed)" if buffer is None else type(buffer).__name__
             raise ctx.fault(f"{what}: expected a TCM buffer, got {got}")
-        array = buffer.live_array(what)
-        if buffer.core != ctx.core_id:
-            raise ctx.fault(f"{what}: TCM buffer {buffer.id} belongs to core {buffer.core}: a "
-                            "core reaches only its own TCM")
+        array = buffer.live_array(what)   # faults if freed or another core's
         offset, n = int(offset), int(n)
         if n < 0 or offset < 0 or offset + n > t.numel():
             bad = offset if offset < 0 or offset >= t.numel() else t.numel()

@@ -58,11 +58,10 @@ def reference_for(kernel):
 def output_spec(kernel, args: list) -> tuple[tuple[int, ...], np.dtype]:
     """The output's shape and dtype: the kernel's shape function, or its first input's."""
     params = kernel.params
-    shape_fn = getattr(kernel, "shape_function", None)
-    if shape_fn is None and getattr(kernel, "spec", None) is not None:
-        shape_fn = kernel.spec.shape
+    spec = getattr(kernel, "spec", None)     # a Python kernel's @kernel(shape=...)
+    shape_fn = spec.shape if spec is not None else None
     if hasattr(kernel, "output_spec") and shape_fn is None:
-        return kernel.output_spec(args)
+        return kernel.output_spec(args)      # the C++ front end's shape.cpp
     if shape_fn is None:
         first = next((a for a, p in zip(args, params) if p.is_tensor), None)
         if first is None:
@@ -102,20 +101,21 @@ def _shapes(args, params) -> str:
                      else f"{p.name}={a!r}" for a, p in zip(args, params))
 
 
-def _read_only(a: np.ndarray) -> np.ndarray:
-    """A view the reference cannot write through (no copy: inputs can be a GiB)."""
+def read_only(a: np.ndarray) -> np.ndarray:
+    """A view nobody can write through (no copy: inputs can be a GiB): the caller's array
+    is never changed, by the reference or by the kernel."""
     v = a.view()
     v.flags.writeable = False
     return v
 
 
-def run_reference(kernel, args: list, out_shape, out_dtype) -> np.ndarray | None:
+def run_reference(kernel, args: list, out_shape) -> np.ndarray | None:
     reference = reference_for(kernel)
     if reference is None:
         return None
     try:
-        expected = reference(*[_read_only(a) if isinstance(a, np.ndarray) else a
-                                for a in args])
+        expected = reference(*[read_only(a) if isinstance(a, np.ndarray) else a
+                               for a in args])
         expected = np.asarray(expected)
     except Exception as exc:  # noqa: BLE001 - e.g. a reference of the wrong arity
         raise SimError(f"{kernel.path}: the reference of kernel {kernel.name} failed on "
@@ -136,7 +136,7 @@ def run_functional(kernel, args: list, plan: ExecPlan, rtol: float | None = None
                        f"arguments, {len(args)} given")
     out_shape, out_dtype = output_spec(kernel, args)
     check_output(args, out_shape, out_dtype, kernel.path)
-    expected = run_reference(kernel, args, out_shape, out_dtype)
+    expected = run_reference(kernel, args, out_shape)
     run = kernel.execute(args, plan, out_shape, out_dtype)
     if tuple(run.output.shape) != tuple(out_shape) and expected is None:
         raise KernelFault(f"{kernel.path}: kernel {kernel.name} returned shape "

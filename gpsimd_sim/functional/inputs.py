@@ -110,9 +110,7 @@ def seeded(rng: np.random.Generator, shape: tuple[int, ...], dtype) -> np.ndarra
     one float64 draw of the whole shape converted, in a fraction of the memory and time.
     """
     dtype = np.dtype(dtype)
-    n = 1
-    for s in shape:
-        n *= s
+    n = math.prod(shape)
     out = np.empty(n, dtype=dtype)
     buf = np.empty(min(n, _CHUNK))
     info = np.iinfo(dtype) if dtype.kind in "iu" else None

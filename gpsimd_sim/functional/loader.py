@@ -23,6 +23,7 @@ from ..api.tensor import Tensor, find_race, garbage_like, storage
 from ..errors import KernelFault, KernelLoadError, SimError
 from ..loops import LoopCompileError
 from ..wall_clock import wall_limit
+from .executor import read_only
 from .signature import Param, python_params
 from .plan import Execution, ExecPlan
 
@@ -84,7 +85,7 @@ class PythonKernel:
         """Run the kernel on every core of ``plan``; inputs are not modified."""
         fn = self.entry(plan.buffer_size)
         # no copy: inputs are const tensors (no accessor, transfer or op may write them)
-        call = [Tensor(_read_only(a), p.name, const=True) if p.is_tensor else a
+        call = [Tensor(read_only(a), p.name, const=True) if p.is_tensor else a
                 for a, p in zip(args, self.params)]
         dst = (Tensor(garbage_like(out_shape, out_dtype), "dst") if self.multicore else None)
         order = plan.order()
@@ -236,13 +237,6 @@ def load_kernel(path: str, display: str | None = None) -> PythonKernel:
                           getattr(module, "BUFFER_SIZE", None), digest, _params(name, fn))
     _cache[key] = loaded
     return loaded
-
-
-def _read_only(a):
-    """A view of ``a`` nobody can write: the caller's array is never changed."""
-    v = a.view()
-    v.flags.writeable = False
-    return v
 
 
 def _reload(path: str, source_hash: str) -> PythonKernel:

@@ -8,6 +8,7 @@ inputs to them (``inputs.py``) and calling the reference go by these.
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,10 +100,7 @@ class TensorSpec:
         return self.shape
 
     def numel(self) -> int:
-        n = 1
-        for s in self.shape:
-            n *= s
-        return n
+        return math.prod(self.shape)
 
     def dim(self) -> int:
         return len(self.shape)

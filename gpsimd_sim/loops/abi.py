@@ -9,9 +9,8 @@ first runs.
     N_OPS + 2*p + 1                 element stores of parameter p
     [N_OPS + 2*P, +ERROR_SLOTS)     error: kind, parameter, line, ndim, index[0..3]
 """
-# The operation classes, in the order of ``records.OP_CLASSES`` (the timing stage's).
-OP_KINDS: tuple[str, ...] = ("iterations", "arith", "compares", "selects", "branches",
-                             "calls", "divs", "pows", "transcendentals")
+from ..records import OP_CLASSES as OP_KINDS  # the operation classes the timing stage costs
+
 N_OPS = len(OP_KINDS)
 ERROR_SLOTS = 8      # kind, parameter index, line, ndim, four index values
 ERR_NONE = 0

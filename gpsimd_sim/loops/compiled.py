@@ -22,6 +22,7 @@ import numpy as np
 from . import abi
 from .abi import ERR_NONE, ERROR_KINDS, N_OPS, OP_KINDS
 from .cache import build, build_lock
+from .expressions import indices
 from .language import INT64_MAX, MAX_DIMS, LoopCompileError, classify, lookup
 from .lowering import Generated, ParamUse, generate
 from .source import parse
@@ -76,18 +77,6 @@ def _signature(args: tuple) -> tuple:
     return tuple([(a.dtype.num, a.ndim) if type(a) is _ndarray else type(a) for a in args])
 
 
-def _decoder(n_params: int):
-    """``counts -> (ops, loads, stores)`` for a loop of ``n_params`` parameters, written out
-    as one dict display and two tuple displays: about twice as fast as building them with
-    zip and slices, which matters on the per-call path."""
-    ops = ", ".join(f"{kind!r}: c[{k}]" for k, kind in enumerate(OP_KINDS))
-    loads = "".join(f"c[{N_OPS + 2 * p}], " for p in range(n_params))
-    stores = "".join(f"c[{N_OPS + 2 * p + 1}], " for p in range(n_params))
-    namespace: dict = {}
-    exec(f"def decode(c):\n    return {{{ops}}}, ({loads}), ({stores})\n", namespace)
-    return namespace["decode"]
-
-
 def _half_view(a: np.ndarray) -> np.ndarray:
     return a.view(np.uint16)
 
@@ -118,7 +107,6 @@ class CompiledLoop:
         self._const_names = tuple(generated.consts)
         self._n_slots = abi.n_slots(len(self.arg_names))
         self._end = N_OPS + 2 * len(self.arg_names)   # first error slot
-        self._decode = _decoder(len(self.arg_names))
         self._pending = {((), self._const_key()): generated}
         self._variants: dict[tuple, _Variant] = {}
         self._plans: dict[tuple, _Plan] = {}
@@ -138,11 +126,7 @@ class CompiledLoop:
         int/float/bool scalars, one per parameter. At most ``max_iterations`` loop
         iterations run; past that the result carries a ``step_limit`` error.
         """
-        counts = self.run_counts(args, max_iterations)
-        # ``result`` written out: this is every @loop call's path, and tuple.__new__ skips
-        # the NamedTuple's Python-level __new__
-        error = None if counts[self._end] == ERR_NONE else self._error(counts[self._end:], args)
-        return tuple.__new__(LoopResult, (*self._decode(counts), error))
+        return self.result(self.run_counts(args, max_iterations), args)
 
     def run_counts(self, args: tuple, max_iterations: int = 10**9) -> list[int]:
         """``run`` without building a LoopResult: the raw counts as a list, in the layout
@@ -167,8 +151,10 @@ class CompiledLoop:
 
     def result(self, counts: list[int], args: tuple) -> LoopResult:
         """The LoopResult of raw ``counts`` from ``run_counts(args, ...)``."""
-        error = None if counts[self._end] == ERR_NONE else self._error(counts[self._end:], args)
-        return LoopResult(*self._decode(counts), error)
+        end = self._end
+        error = None if counts[end] == ERR_NONE else self._error(counts[end:], args)
+        return LoopResult(dict(zip(OP_KINDS, counts)), tuple(counts[N_OPS:end:2]),
+                          tuple(counts[N_OPS + 1:end:2]), error)
 
     def _error(self, err: list[int], args: tuple) -> LoopError:
         kind = ERROR_KINDS[err[0]]
@@ -228,9 +214,9 @@ class CompiledLoop:
             raise TypeError(f"{self.name}: argument '{use.name}' has dtype {a.dtype}; "
                             "only bool, integer and float arrays are supported")
         if use.ndim is not None and a.ndim != use.ndim:
-            n = "1 index" if use.ndim == 1 else f"{use.ndim} indices"
             raise LoopCompileError(f"{self.filename}:{use.ndim_line}: '{use.name}' is indexed "
-                                   f"with {n} but the array passed has {a.ndim} dimensions")
+                                   f"with {indices(use.ndim)} but the array passed has "
+                                   f"{a.ndim} dimensions")
 
     def _const_key(self) -> tuple:
         """Current values of the frozen globals (with types: 1, 1.0 and True differ)."""

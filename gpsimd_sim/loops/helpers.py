@@ -17,8 +17,7 @@ from numba import njit, types
 from numba.extending import overload, register_jitable
 
 from .abi import ERROR_SLOTS
-
-_JIT = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True)
+from .cache import NUMBA_OPTIONS as _JIT
 
 # ``flush`` and ``fail`` are registered as overloads rather than jitted dispatchers: a
 # dispatcher called from jitted code is specialised on the *literal* types of its
