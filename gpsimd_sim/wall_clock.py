@@ -30,24 +30,28 @@ def raise_expired() -> None:
 @contextmanager
 def wall_limit(seconds: float | None, path: str):
     """Stop a kernel stuck in interpreted Python after ``seconds`` of wall time."""
-    global _armed
+    global _armed, expired
     if not seconds or not hasattr(signal, "SIGALRM") or _armed:
         yield
         return
 
     def expire(signum, frame):
+        global expired, _message
         # Re-arm first: an exception raised while a finaliser or gc callback runs is
         # swallowed by Python, and the next alarm must then try again.
         signal.setitimer(signal.ITIMER_REAL, 0.05)
-        raise WallTimeLimit(f"{path}: the kernel did not finish within {seconds:g} s of "
-                              "wall time (--timeout)")
+        message = (f"{path}: the kernel did not finish within {seconds:g} s of wall time "
+                   "(--timeout)")
+        if native:  # inside a compiled @loop's call (numba may be compiling): noted only,
+            _message, expired = message, True   # raised when the call returns
+            return
+        raise WallTimeLimit(message)
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     _armed = True
     try:
         yield
     finally:
-        global expired
         _armed = False
         expired = False
         signal.setitimer(signal.ITIMER_REAL, 0)
