@@ -106,7 +106,7 @@ class RunResult:
         bound = analysis.roofline(f.traces, cfg)
         per_core = []
         for tr, ct, active in zip(f.traces, t.cores, util["engine_active_pct"]):
-            counts = analysis.tally(tr.records, tr, cfg)
+            counts = analysis.tally(tr, cfg)
             per_core.append({
                 "core": tr.core, "end_ns": ct.end_ns, "busy_pct": 100.0 * ct.end_ns / t.simulated_ns
                 if t.simulated_ns else 0.0, "engine_active_pct": active,

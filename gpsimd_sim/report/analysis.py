@@ -20,10 +20,10 @@ NAMES = CATEGORIES  # the parts of a core's time, as the summary names them
 
 def scan(trace: CoreTrace, config: HardwareConfig) -> tuple[Demand, float, Tally]:
     """One pass over a core's records: its demand on each resource (the bound), the fixed
-    costs it pays in sequence (the floor) and its tallies. Kept on the trace per
-    configuration: the reports ask for each several times, and records run to millions."""
-    memo = trace.__dict__.setdefault("_scans", {})
-    hit = memo.get(id(config))
+    costs it pays in sequence (the floor) and its tallies. Kept on the trace with the
+    configuration it was made for (the last one only: bands re-scan with their own): the
+    reports ask for each several times, and records run to millions."""
+    hit = trace.__dict__.get("_scan")
     if hit is not None and hit[0] is config:
         return hit[1]
     d, t, fixed = Demand(), Tally(), 0.0
@@ -48,8 +48,7 @@ def scan(trace: CoreTrace, config: HardwareConfig) -> tuple[Demand, float, Tally
         h.demand(r, config, d)
         fixed += h.fixed_ns(r, config)
         h.tally(r, t)
-    memo.clear()            # one configuration at a time: bands re-scan with their own
-    memo[id(config)] = (config, (d, fixed, t))
+    trace.__dict__["_scan"] = (config, (d, fixed, t))
     return d, fixed, t
 
 
@@ -89,15 +88,9 @@ def fixed_cost_floor(traces: list[CoreTrace], config: HardwareConfig) -> float:
     return max((scan(tr, config)[1] for tr in traces), default=0.0)
 
 
-def tally(records, trace: CoreTrace | None = None, config=None) -> Tally:
-    """What one core's records add up to: transfers, bytes, fills, element accesses (from
-    the trace's scan when it is given)."""
-    if trace is not None and config is not None:
-        return scan(trace, config)[2]
-    t = Tally()
-    for r in records:
-        HANDLERS[type(r)].tally(r, t)
-    return t
+def tally(trace: CoreTrace, config: HardwareConfig) -> Tally:
+    """What one core's records add up to: transfers, bytes, fills, element accesses."""
+    return scan(trace, config)[2]
 
 
 def breakdown(t) -> dict:
@@ -131,7 +124,7 @@ def _explain(key: str, core: int, trace: CoreTrace | None, timing: TimingResult,
     ncores = len(timing.cores)
     recs = trace.records
     if key == "element":
-        n = tally(recs, trace, config)["element_accesses"]
+        n = tally(trace, config)["element_accesses"]
         return (f"{NAMES[key]} ({n:,} accesses of device memory, "
                 f"{config.memory.element_access_ns:.0f} ns each, one at a time)",
                 "the TCM accessor (tensor_to_tcm / tcm_to_tensor) moves whole blocks per "
@@ -162,9 +155,9 @@ def _explain(key: str, core: int, trace: CoreTrace | None, timing: TimingResult,
         return (f"{NAMES[key]} ({ncores} cores share {config.dma.dma_queues} queues)",
                 "the DMA queues are saturated: more cores will not help, fewer bytes would")
     if key == "dma_transfer":
-        if dma_system_class(config).memory_limited(config, ncores):
-            total = dma_system_class(config).total_bytes_per_ns(config)
-            return (f"{NAMES[key]}, held to the {total:g} GB/s of "
+        dma = dma_system_class(config)
+        if dma.memory_limited(config, ncores):
+            return (f"{NAMES[key]}, held to the {dma.total_bytes_per_ns(config):g} GB/s of "
                     "device memory", "memory-bound: only moving fewer bytes would help")
         return (f"{NAMES[key]} at {config.dma.dma_bytes_per_ns:g} GB/s per DMA queue",
                 _more_cores(ncores, config, multicore, "move data on several queues at once")

@@ -122,9 +122,10 @@ def write_folder(folder: str | Path, files: dict[str, str | bytes]) -> None:
             mode = "wb" if isinstance(content, bytes) else "w"
             with open(tmp / name, mode) as fh:
                 fh.write(content)
-        os.chmod(tmp, 0o777 & ~_umask())
+        mask = _umask()
+        os.chmod(tmp, 0o777 & ~mask)
         for name in files:
-            os.chmod(tmp / name, 0o666 & ~_umask())
+            os.chmod(tmp / name, 0o666 & ~mask)
         old = None
         if folder.exists():
             old = folder.with_name(f".{folder.name}.old.{os.getpid()}")

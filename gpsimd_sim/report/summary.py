@@ -98,8 +98,8 @@ def _inputs(d: dict) -> str:
     """``32x4096 float32``, or each argument when the kernel takes several."""
     args = d.get("inputs") or []
     if len(args) <= 1:
-        return f"{'x'.join(map(str, d['shape']))} {d['dtype']}" if not args else \
-            f"{'x'.join(map(str, args[0]['shape']))} {args[0]['dtype']}"
+        one = args[0] if args else d   # the result's own shape and dtype when none listed
+        return f"{'x'.join(map(str, one['shape']))} {one['dtype']}"
     return ", ".join(f"{a['name']} {'x'.join(map(str, a['shape']))} {a['dtype']}"
                      if a["kind"] == "tensor" else f"{a['name']}={a['value']:g}" for a in args)
 
@@ -110,7 +110,6 @@ def format_run(d: dict) -> str:
     clock = cfg["core"]["clock_hz"]["value"]
     pool = cfg["tcm"]["tcm_pool_bytes"]["value"]
     hbm = cfg["memory"]["hbm_bytes_per_ns"]["value"]
-    shape = "x".join(map(str, d["shape"]))
     buf = f", buffer {d['buffer_size']}" if d.get("buffer_size") is not None else ""
     ratio = d["simulated_over_bound"]
     active = [c["engine_active_pct"] for c in d["per_core"]]
@@ -126,7 +125,7 @@ def format_run(d: dict) -> str:
         f"{d['kernel']} ({d['kernel_function']}): {_inputs(d)}, {d['cores']} "
         f"core{'s' if d['cores'] != 1 else ''}{buf}, preset {cfg['preset']}{_overrides(cfg)}, "
         f"seed {d['seed']}",
-        f"  correct          " + _check(d),
+        "  correct          " + _check(d),
         f"  simulated time   {_ns(d['simulated_ns'])} ({d['cycles']:,} cycles at "
         f"{clock / 1e9:.2f} GHz)" + _band(d),
         textwrap.fill(d["limiter"]["message"], 100, initial_indent="  limited by       ",

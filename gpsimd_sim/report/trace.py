@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from itertools import groupby
 
+from ..timing.dma import dma_system_class
 from .output import to_json, write_atomic
 
 PID_MODEL, PID_CORES, PID_DMA = 1, 2, 3
@@ -103,8 +104,9 @@ def add_kernel_run(b: TraceBuilder, result, offset_ns: float = 0.0, call: str | 
         core = trace.core
         b.thread(PID_CORES, core, f"core {core}")
         for s in by_core.get(core, []):
-            args = {**s.args, **tag}
-            if "." not in s.cat:  # the core's own work: its length in ns
+            if "." in s.cat:  # a transfer's phase
+                args = {**s.args, **tag}
+            else:             # the core's own work: its length in ns
                 args = {**s.args, "ns": s.end_ns - s.start_ns, **tag}
             b.slice(PID_CORES, core, s.name, s.cat, s.start_ns + offset_ns,
                     s.end_ns + offset_ns, args)
@@ -115,23 +117,17 @@ def add_kernel_run(b: TraceBuilder, result, offset_ns: float = 0.0, call: str | 
         for name, t, value in timing.counters:
             if name == f"tcm core {core}":
                 b.counter(PID_CORES, tcm_name, t + offset_ns, {"bytes": value})
-    b.process(PID_DMA, _dma_process_name(result.config))
-    label = timing.dma.channel_label if timing.dma else "DMA queue"
+    dma = dma_system_class(result.config)
+    b.process(PID_DMA, dma.group_label)
     for s in sorted(channel_spans, key=lambda s: s.start_ns):
         channel = s.track[1]
-        b.thread(PID_DMA, channel, f"{label} {channel}")
+        b.thread(PID_DMA, channel, f"{dma.channel_label} {channel}")
         b.slice(PID_DMA, channel, s.name, s.cat, s.start_ns + offset_ns,
                 s.end_ns + offset_ns, {**s.args, **tag})
     _bandwidth_counter(b, timing.counters, offset_ns, timing.simulated_ns)
 
 
 BANDWIDTH = "device-memory bandwidth (GB/s)"
-
-
-def _dma_process_name(config) -> str:
-    """The DMA group's name, as the preset's organisation has it."""
-    return ("DMA engines (one per core)" if config.dma.organisation == "per_core"
-            else "DMA queues")
 
 
 def _bandwidth_counter(b: TraceBuilder, counters, offset_ns: float, end_ns: float) -> None:
@@ -171,7 +167,7 @@ def model_trace(result) -> dict:
         if c.kind == "custom_op":
             add_kernel_run(b, next(runs), offset_ns=now, call=c.name)
         elif c.detail.get("bytes") and c.ns > 0:  # a device op's weight and activation reads
-            b.process(PID_DMA, _dma_process_name(result.config))
+            b.process(PID_DMA, dma_system_class(result.config).group_label)
             b.counter(PID_DMA, BANDWIDTH, now, {"GB/s": c.detail["bytes"] / c.ns})
             b.counter(PID_DMA, BANDWIDTH, now + c.ns, {"GB/s": 0.0})
         now += c.ns

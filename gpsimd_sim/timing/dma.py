@@ -47,6 +47,7 @@ class DmaSystem:
 
     name = ""
     channel_label = "DMA channel"   # how a channel is named on the timeline
+    group_label = "DMA channels"    # and the group of their tracks
 
     def __init__(self, env: simpy.Environment, config: HardwareConfig, ncores: int,
                  on_rate=None):
@@ -98,9 +99,6 @@ class DmaSystem:
     def _always_a_channel(cls, config: HardwareConfig, ncores: int) -> bool:
         return True
 
-    def channel_name(self, channel: int) -> str:
-        return f"{self.channel_label} {channel}"
-
     def transfer(self, core: int, nbytes: int):
         """A SimPy process body: move ``nbytes`` for ``core``; returns its ``Phases``."""
         raise NotImplementedError
@@ -111,6 +109,7 @@ class SharedQueues(DmaSystem):
 
     name = "shared_queues"
     channel_label = "DMA queue"
+    group_label = "DMA queues"
 
     def __init__(self, env, config, ncores, on_rate=None):
         super().__init__(env, config, ncores, on_rate)
@@ -156,6 +155,7 @@ class PerCoreEngines(DmaSystem):
 
     name = "per_core"
     channel_label = "DMA engine of core"
+    group_label = "DMA engines (one per core)"
 
     @classmethod
     def channels_in_use(cls, config, ncores):

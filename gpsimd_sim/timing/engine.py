@@ -180,10 +180,11 @@ def events_scheduled(env: simpy.Environment) -> int:
 def closed_form(traces: list[CoreTrace], config: HardwareConfig) -> TimingResult:
     """The timing without a single event, for when no transfer can contend.
 
-    Every transfer then takes its fixed cost plus its bytes at the channel's rate, and a
-    core's time is the sum of its records' times. The sums are made in the order and with
-    the operations the event path makes (``now + delay`` per timeout), so every figure is
-    bit-for-bit the event path's (tests/test_timing.py checks it).
+    Every transfer then takes its fixed cost plus its bytes at the channel's rate (no wait:
+    the wait parts stay 0), and a core's time is the sum of its records' times. The sums
+    are made in the order and with the operations the event path makes (``now + delay``
+    per timeout), so every figure is bit-for-bit the event path's (tests/test_timing.py
+    checks it).
     """
     system = dma_system_class(config)
     fixed, rate = config.dma.dma_fixed_ns, config.dma.dma_bytes_per_ns
@@ -194,7 +195,7 @@ def closed_form(traces: list[CoreTrace], config: HardwareConfig) -> TimingResult
         now = 0.0
         calls = transfers = nbytes_all = fill_transfers = fill_bytes = 0
         prev = prev_dt = None
-        dma_fixed = dma_wait = dma_transfer = 0.0   # parts of the non-fill transfers
+        dma_fixed = dma_transfer = 0.0   # parts of the non-fill transfers (none waits)
         for rec in tr.records:
             cls = type(rec)
             if cls is Dma:   # the commonest kind, inline: DmaKind's one transfer, no fill
@@ -202,12 +203,10 @@ def closed_form(traces: list[CoreTrace], config: HardwareConfig) -> TimingResult
                 moving = now
                 now = now + max(0.0, rec.nbytes) / rate
                 phases["fixed"] += fixed
-                phases["wait"] += 0.0
                 phases["transfer"] += now - moving
                 transfers += 1
                 nbytes_all += rec.nbytes
                 dma_fixed += fixed
-                dma_wait += 0.0
                 dma_transfer += now - moving
                 continue
             h = HANDLERS[cls]
@@ -228,7 +227,6 @@ def closed_form(traces: list[CoreTrace], config: HardwareConfig) -> TimingResult
                 moving = now
                 now = now + max(0.0, nbytes) / rate
                 phases["fixed"] += fixed
-                phases["wait"] += 0.0
                 phases["transfer"] += now - moving
                 transfers += 1
                 nbytes_all += nbytes
@@ -238,10 +236,8 @@ def closed_form(traces: list[CoreTrace], config: HardwareConfig) -> TimingResult
                     fill_bytes += nbytes
                 else:
                     dma_fixed += fixed
-                    dma_wait += 0.0
                     dma_transfer += now - moving
         parts["dma_fixed"] += dma_fixed
-        parts["dma_wait"] += dma_wait
         parts["dma_transfer"] += dma_transfer
         t.end_ns, t.loop_calls, t.transfers, t.bytes = now, calls, transfers, nbytes_all
         t.fill_transfers, t.fill_bytes = fill_transfers, fill_bytes
