@@ -223,9 +223,14 @@ def parameter_table() -> list[tuple[str, str, type, str, str]]:
     return rows
 
 
+def field_of(section: str, name: str):
+    """The dataclass field of parameter ``section.name``."""
+    return next(f for f in fields(SECTIONS[section]) if f.name == name)
+
+
 def declared_range(section: str, name: str) -> dict | None:
     """The plausible range a declared default carries (keys as in a preset entry), or None."""
-    f = next(f for f in fields(SECTIONS[section]) if f.name == name)
+    f = field_of(section, name)
     if f.default is MISSING:
         return None
     rng = f.metadata.get("range")
@@ -234,7 +239,7 @@ def declared_range(section: str, name: str) -> dict | None:
 
 def declared_default(section: str, name: str) -> tuple[object, dict] | None:
     """(default, provenance) a parameter declares, or None when a preset must give it."""
-    f = next(f for f in fields(SECTIONS[section]) if f.name == name)
+    f = field_of(section, name)
     if f.default is MISSING:
         return None
     return f.default, {"source": f.metadata["source"] + " (declared default)",

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .hardware import (DMA_ORGANISATIONS, SECTIONS, HardwareConfig, declared_default,
-                       declared_range)
+                       declared_range, field_of)
 
 # "measured": fitted to the user's own microbenchmark measurements
 # (gpsimd_sim.uncertainty.measured); it wins over the documented-point fit.
@@ -283,15 +283,25 @@ class ParamRange:
         return out
 
 
-def load_ranges(preset: str = "trn1", use_fitted: bool = True) -> dict[str, ParamRange]:
-    """Every parameter of the resolved preset that states a plausible range (its own entry,
-    or the declared default's), keyed ``section.field``, with the value a run uses."""
+def _resolve(preset: str, use_fitted: bool) -> tuple[Path, dict, dict, dict]:
+    """(path, merged document, values, provenance) of a preset; the fit it names applied
+    when ``use_fitted`` (only where the preset says whose fit it takes: ``fitted = "trn1"``;
+    a user's preset file never picks up a fit by its file name)."""
     path = _preset_path(preset)
     data = _merged(path)
     values, provenance = parse_preset(data, str(path))
-    fitted = data.get("fitted") if use_fitted else None
-    if isinstance(fitted, str) and fitted:
+    fitted = data.get("fitted")
+    if fitted is not None and not isinstance(fitted, str):
+        raise ConfigError(f"{path}: 'fitted' must name the preset whose fit it uses")
+    if use_fitted and fitted:
         _apply_fitted(fitted, values, provenance)
+    return path, data, values, provenance
+
+
+def load_ranges(preset: str = "trn1", use_fitted: bool = True) -> dict[str, ParamRange]:
+    """Every parameter of the resolved preset that states a plausible range (its own entry,
+    or the declared default's), keyed ``section.field``, with the value a run uses."""
+    path, data, values, provenance = _resolve(preset, use_fitted)
     out = {}
     for section, cls in SECTIONS.items():
         table = data.get(section, {})
@@ -343,8 +353,8 @@ def _apply_fitted(preset: str, values: dict, provenance: dict) -> None:
         full = f"{section}.{fname}"
         if provenance.get(full, {}).get("confidence") == "measured":
             continue  # the user's own measurement wins over the documented-point fit
-        f = next(f for f in fields(SECTIONS[section]) if f.name == fname)
-        values[full] = _coerce(entry.get("value"), f.type, f"{path}: {key}")
+        values[full] = _coerce(entry.get("value"), field_of(section, fname).type,
+                               f"{path}: {key}")
         where = (f"your calibration, {path}" if path != fitted_path(preset)
                  else f"the shipped fit, presets/fitted/{path.name}")
         provenance[full] = {"source": f"{entry.get('source', 'fitted')} [{where}]",
@@ -365,27 +375,16 @@ def parse_override(text: str) -> tuple[str, str]:
 
 def load_config(preset: str = "trn1", overrides: dict | list | None = None,
                 use_fitted: bool = True) -> tuple[HardwareConfig, dict]:
-    """Resolve a preset plus ``key=value`` overrides into (HardwareConfig, provenance).
-
-    Fitted values are applied only where the preset says whose fit it takes
-    (``fitted = "trn1"``): a user's preset file never picks up a fit by its file name.
-    """
-    path = _preset_path(preset)
-    data = _merged(path)
-    values, provenance = parse_preset(data, str(path))
-    fitted = data.get("fitted")
-    if fitted is not None and not isinstance(fitted, str):
-        raise ConfigError(f"{path}: 'fitted' must name the preset whose fit it uses")
-    if use_fitted and fitted:
-        _apply_fitted(fitted, values, provenance)
+    """Resolve a preset plus ``key=value`` overrides into (HardwareConfig, provenance);
+    fitted values as ``_resolve`` applies them."""
+    path, data, values, provenance = _resolve(preset, use_fitted)
     items = overrides.items() if isinstance(overrides, dict) else [parse_override(o) for o in overrides or []]
     for key, raw in items:
         if key not in FIELD_INDEX:
             raise ConfigError(f"--set {key}: unknown parameter")
         section, fname = FIELD_INDEX[key]
         full = f"{section}.{fname}"
-        f = next(f for f in fields(SECTIONS[section]) if f.name == fname)
-        values[full] = _coerce(raw, f.type, f"--set {key}")
+        values[full] = _coerce(raw, field_of(section, fname).type, f"--set {key}")
         provenance[full] = {"source": "command-line override", "confidence": "override"}
     caveat = data.get("caveat", "")
     if not isinstance(caveat, str):
@@ -405,7 +404,8 @@ def build_config(name: str, values: dict, caveat: str = "") -> HardwareConfig:
 
 def _RANGES(c: HardwareConfig) -> dict:
     """Plausible ranges: wide enough for what-if studies, narrow enough that a typo (a clock
-    of 1e-300 Hz, a billion cores) is refused instead of exhausting time or memory."""
+    of 1e-300 Hz, a billion cores) is refused instead of exhausting time or memory. Only
+    where the unit's range (``_UNIT_BOUNDS``) is missing or too wide: this table wins."""
     return {
         "cores": (c.core.cores, 1, 1024),
         "clock_hz": (c.core.clock_hz, 1e6, 1e12),
@@ -417,10 +417,6 @@ def _RANGES(c: HardwareConfig) -> dict:
         "tcm_bytes": (c.tcm.tcm_bytes, 64, 1 << 30),
         "dma_fixed_ns": (c.dma.dma_fixed_ns, 0, 1e9),
         "element_access_ns": (c.memory.element_access_ns, 0, 1e9),
-        "element_write_fraction": (c.memory.element_write_fraction, 0, 1),
-        "host_step_ns": (c.host.host_step_ns, 0, 1e12),
-        "host_overlap": (c.host.host_overlap, 0, 1),
-        "train_host_factor": (c.host.train_host_factor, 0, 1e3),
     }
 
 
@@ -472,14 +468,23 @@ def check_config(c: HardwareConfig) -> None:
 
 
 def with_values(config: HardwareConfig, **changes) -> HardwareConfig:
-    """A copy of ``config`` with some fields changed, by bare field name."""
-    sections = {s: getattr(config, s) for s in SECTIONS}
+    """A copy of ``config`` with some fields changed, by field name (bare or
+    ``section.field``), checked."""
+    by_section: dict = {}
     for key, value in changes.items():
         section, fname = FIELD_INDEX[key]
-        sections[section] = replace(sections[section], **{fname: value})
+        by_section.setdefault(section, {})[fname] = value
+    sections = {s: replace(getattr(config, s), **by_section[s]) if s in by_section
+                else getattr(config, s) for s in SECTIONS}
     out = HardwareConfig(name=config.name, caveat=config.caveat, **sections)
     check_config(out)
     return out
+
+
+def value_of(config: HardwareConfig, name: str):
+    """A parameter's value in ``config``, by field name (bare or ``section.field``)."""
+    section, fname = FIELD_INDEX[name]
+    return getattr(getattr(config, section), fname)
 
 
 def config_to_dict(config: HardwareConfig, provenance: dict | None = None) -> dict:

@@ -81,20 +81,14 @@ def model_band(result, members: int | None = None, seed: int = DEFAULT_SEED,
     Returns ``{"iter_per_s", "iter_per_s_band": [low, high], "band": {...}}`` and, with
     ``documented``, ``documented_in_band``.
     """
+    from ..workload.calibration import retimed_ips
     ens = ensemble or get_ensemble(preset or result.config.name, members, seed)
     pinned = pinned_keys(result.provenance)
     fits = ens.fits()
     timer = KernelTimer()
-    for step in result.steps.values():
-        for run in step.kernel_runs:
-            timer.seed(run)
-    samples = []
-    for i, f in enumerate(fits):
-        if not f.consistent:
-            continue
-        cfg = ens.config(i, result.config, pinned, f.fitted)
-        samples.append(result.protocol.iterations_per_s(
-            {b: s.time_under(cfg, timer) for b, s in result.steps.items()}))
+    timer.seed_steps(result)
+    samples = [retimed_ips(result, ens.config(i, result.config, pinned, f.fitted), timer)
+               for i, f in enumerate(fits) if f.consistent]
     point = result.iter_per_s
     b = band(point, samples)
     out = {"iter_per_s": point, "iter_per_s_band": [b["low"], b["high"]],

@@ -27,13 +27,13 @@ from __future__ import annotations
 import math
 import time
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..config.hardware import SECTIONS, HardwareConfig
-from ..config.presets import (ParamRange, check_config, load_config, load_ranges,
-                              preset_document_digest, _merged, _preset_path)
+from ..config.hardware import HardwareConfig
+from ..config.presets import (FIELD_INDEX, ParamRange, load_config, load_ranges,
+                              preset_document_digest, with_values, _merged, _preset_path)
 from .. import cachefiles as cache
 
 DEFAULT_MEMBERS = 100
@@ -65,17 +65,7 @@ def draw(rng_range: ParamRange, n: int, seed: int) -> list:
 
 def apply_values(base: HardwareConfig, values: dict) -> HardwareConfig:
     """``base`` with ``values`` (``section.field`` -> value) put in, checked."""
-    if not values:
-        return base
-    changes: dict = {}
-    for key, value in values.items():
-        section, name = key.split(".", 1)
-        changes.setdefault(section, {})[name] = value
-    sections = {s: replace(getattr(base, s), **changes[s]) if s in changes else getattr(base, s)
-                for s in SECTIONS}
-    out = HardwareConfig(name=base.name, caveat=base.caveat, **sections)
-    check_config(out)
-    return out
+    return with_values(base, **values) if values else base
 
 
 def fit_preset_of(preset: str) -> str | None:
@@ -116,7 +106,6 @@ class Ensemble:
     def member_values(self, i: int, pinned=frozenset(), fitted: dict | None = None) -> dict:
         values = {k: v for k, v in self.draws[i].items() if k not in pinned}
         if fitted:
-            from ..config.presets import FIELD_INDEX
             for name, v in fitted.items():
                 section, fname = FIELD_INDEX[name]
                 key = f"{section}.{fname}"
@@ -129,16 +118,6 @@ class Ensemble:
         """Member ``i`` on top of ``base`` (a run's configuration): its draws, and its
         refitted values when given, except the ``pinned`` keys."""
         return apply_values(base, self.member_values(i, pinned, fitted))
-
-    def describe(self) -> dict:
-        """What the bands say about how they were made (for the JSON results)."""
-        used = None if self._fits is None else sum(f.consistent for f in self._fits)
-        return {"preset": self.preset, "members": self.size, "seed": self.seed,
-                "percentiles": [5, 95], "members_used": used,
-                "members_ruled_out": None if used is None else self.size - used,
-                "drawn": list(self.sampled), "refitted": list(self.refit),
-                "fit_data": self.fit_preset, "ensemble_digest": self.digest,
-                "from_cache": self.from_cache}
 
     # -- the refit -------------------------------------------------------------------------
     def fits(self, model_path: str | None = None) -> list[MemberFit]:
@@ -189,7 +168,6 @@ def _refit_one(prepared, fit_sub, target, cfg, names):
     fitted, resid, _ = solve(fit_sub.seconds, cfg, names, target, tol_s=1e-10, max_iter=12)
     rel = [float(r / t) for r, t in zip(resid, target)]
     consistent = bool(np.max(np.abs(rel)) < 1e-6 or len(target) > len(names))
-    from ..config.presets import with_values
     final = with_values(cfg, **fitted)
     preds = dict(zip((m.variant for m in prepared.points),
                      (float(v) for v in prepared.ips(final))))
@@ -208,9 +186,17 @@ def _build_fits(ens: Ensemble, model_path: str):
     target = np.array([1.0 / m.iter_per_s for m in fit_sub.points])
     fits = [_refit_one(prepared, fit_sub, target, ens.config(i, config), ens.refit)
             for i in range(ens.size)]
-    table = []
-    point_fit = _refit_one(prepared, fit_sub, target, config, ens.refit)
     held = [m for m in points if m.variant not in FIT_VARIANTS]
+
+    def row(parameter, value, label, f: MemberFit) -> dict:
+        return {"parameter": parameter, "value": value, "label": label,
+                "consistent": f.consistent,
+                "prediction_error_pct": {
+                    m.variant: 100.0 * (f.predictions[m.variant] - m.iter_per_s) / m.iter_per_s
+                    for m in held}}
+
+    table = [row(None, None, "preset",
+                 _refit_one(prepared, fit_sub, target, config, ens.refit))]
     for key in ens.sampled:
         r = ens.ranges[key]
         if r.dist == "choice":
@@ -220,18 +206,8 @@ def _build_fits(ens: Ensemble, model_path: str):
         for value, label in candidates:
             if value == r.value:
                 continue
-            f = _refit_one(prepared, fit_sub, target, apply_values(config, {key: value}),
-                           ens.refit)
-            table.append({"parameter": key, "value": value, "label": label,
-                          "consistent": f.consistent,
-                          "prediction_error_pct": {
-                              m.variant: 100.0 * (f.predictions[m.variant] - m.iter_per_s)
-                              / m.iter_per_s for m in held}})
-    table.insert(0, {"parameter": None, "value": None, "label": "preset",
-                     "consistent": point_fit.consistent,
-                     "prediction_error_pct": {
-                         m.variant: 100.0 * (point_fit.predictions[m.variant] - m.iter_per_s)
-                         / m.iter_per_s for m in held}})
+            table.append(row(key, value, label, _refit_one(
+                prepared, fit_sub, target, apply_values(config, {key: value}), ens.refit)))
     return fits, table
 
 
@@ -254,7 +230,6 @@ def get_ensemble(preset: str = "trn1", members: int | None = None,
     ranges = load_ranges(preset)
     fit_preset = fit_preset_of(preset)
     from ..workload.measurements import FITTED_PARAMETERS
-    from ..config.presets import FIELD_INDEX
     _, provenance = load_config(preset)
     refit = []
     if fit_preset:

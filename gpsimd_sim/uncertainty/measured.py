@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config.presets import FIELD_INDEX, load_config, load_ranges, with_values
+from ..config.presets import FIELD_INDEX, load_config, load_ranges, value_of, with_values
 from ..errors import ConfigError, SimError
 from ..frontend import load
 from ..report.output import write_atomic
@@ -187,11 +187,6 @@ def simulate_measurements(points: list[BenchPoint], config, provenance, noise: f
     return rows
 
 
-def _get(config, name):
-    section, fname = FIELD_INDEX[name]
-    return getattr(getattr(config, section), fname)
-
-
 def _to_internal(name: str, value: float) -> float:
     return 1.0 / value if name == "dma_bytes_per_ns" else value
 
@@ -207,7 +202,7 @@ def _gauss_newton(runs: BenchRuns, config, names: list[str], measured: np.ndarra
                   sigma: np.ndarray, max_iter: int):
     """Weighted least squares of the continuous ``names`` (within their bounds); returns
     (internal values, Jacobian of the weighted residuals, residuals, final config)."""
-    u = np.array([_to_internal(n, float(_get(config, n))) for n in names])
+    u = np.array([_to_internal(n, float(value_of(config, n))) for n in names])
     lo = np.array([_to_internal(n, _BOUNDS[n][1] if n == "dma_bytes_per_ns" else _BOUNDS[n][0])
                    for n in names])
     hi = np.array([_to_internal(n, _BOUNDS[n][0] if n == "dma_bytes_per_ns" else _BOUNDS[n][1])
@@ -404,7 +399,7 @@ def _jacobian_at(runs: BenchRuns, config, names, measured, sigma) -> np.ndarray:
     base = (runs.predict(config) - measured) / sigma
     cols = []
     for n in names:
-        v = float(_get(config, n))
+        v = float(value_of(config, n))
         low, high = _BOUNDS[n]
         h = max(abs(v) * 1e-2, 1e-3)
         if v + h > high:

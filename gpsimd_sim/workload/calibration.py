@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config.presets import FIELD_INDEX, fitted_path, user_fitted_path, load_config, with_values
+from ..config.presets import load_config, user_fitted_path, value_of, with_values
 from ..errors import SimError
 from ..report.output import write_atomic
 from .measurements import FIT_VARIANTS, FITTED_PARAMETERS, MEASUREMENTS, Measurement
@@ -44,11 +44,6 @@ def simulate_measurement(m: Measurement, config, provenance, model_path=DEFAULT_
     model, protocol = load_model(model_path)
     return run_model(model, protocol, m.kernel, config, provenance, cores=m.cores,
                      buffer_size=m.buffer_size, isolate=None)
-
-
-def _get(config, name):
-    section, field = FIELD_INDEX[name]
-    return getattr(getattr(config, section), field)
 
 
 # -- documented points, simulated once and re-timed ------------------------------------------
@@ -77,9 +72,7 @@ class PreparedPoints:
         self.key = functional_key(config)
         self.timer = KernelTimer()
         for result in self.results:
-            for step in result.steps.values():
-                for run in step.kernel_runs:
-                    self.timer.seed(run)
+            self.timer.seed_steps(result)
 
     def ips(self, config) -> np.ndarray:
         """Each point's throughput on ``config`` (as simulated, when it ran on it)."""
@@ -119,7 +112,7 @@ def solve(seconds, config, names: list[str], target_s: np.ndarray, x0=None,
     """Newton's method for ``names`` so that ``seconds(config with them)`` meets
     ``target_s`` (least squares when over-determined), values kept non-negative.
     Returns (values, residual seconds, iterations)."""
-    x = np.array([float(_get(config, n)) for n in names] if x0 is None else x0, float)
+    x = np.array([float(value_of(config, n)) for n in names] if x0 is None else x0, float)
 
     def residual(values):
         cfg = with_values(config, **dict(zip(names, (float(v) for v in values))))
@@ -153,7 +146,7 @@ def jacobian(seconds, config, names: list[str]) -> np.ndarray:
     base = seconds(config)
     cols = []
     for n in names:
-        v = float(_get(config, n))
+        v = float(value_of(config, n))
         h = max(abs(v) * 0.01, 1.0)
         cols.append((seconds(with_values(config, **{n: v + h})) - base) / h)
     return np.column_stack(cols)
@@ -327,7 +320,7 @@ def leave_one_out(prepared: PreparedPoints, config, names=FITTED_PARAMETERS) -> 
         jac = jacobian(rest.seconds, config, names)
         # relative sensitivities (d ln seconds / d ln parameter): float dust of a parameter a
         # point does not use is ~1e-14 there, not rescaled to look like a dependence
-        values = np.array([max(abs(float(_get(config, n))), 1.0) for n in names])
+        values = np.array([max(abs(float(value_of(config, n))), 1.0) for n in names])
         norm = jac * values / np.maximum(np.abs(rest.seconds(config))[:, None], 1e-300)
         rank = int(np.linalg.matrix_rank(norm, tol=1e-9)) if len(others) else 0
         row = {"left_out": m.variant, "fitted_on": [prepared.points[i].variant for i in others],

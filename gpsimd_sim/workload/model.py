@@ -31,7 +31,6 @@ import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -110,6 +109,14 @@ def _fixed(getter):
     return lambda config, kernel_time: getter(config)
 
 
+def _closed_form(name: str, kind: str, cost_of, *args, config: HardwareConfig) -> Component:
+    """A component timed by a ``costs`` function, ``cost_of(*args, config)`` (its dict is the
+    detail), and re-costed by the same call on another configuration."""
+    cost = cost_of(*args, config)
+    return Component(name, kind, cost["ns"], cost,
+                     cost=lambda cfg, kernel_time: cost_of(*args, cfg)["ns"])
+
+
 def _kernel_component(name: str, r: RunResult, kernel) -> Component:
     return Component(name, "custom_op", r.simulated_ns, {
         "shape": list(r.functional.output.shape), "correct": r.functional.correct,
@@ -126,10 +133,8 @@ def _return_copy_component(name: str, kernel, output: np.ndarray,
     kernels, which write get_dst_tensor()); zero at the preset's point estimate."""
     if kernel.multicore:
         return []
-    nbytes = int(output.nbytes)
-    cost = costs.return_copy_ns(nbytes, config)
-    return [Component(f"{name} return copy", "return_copy", cost["ns"], cost,
-                      cost=lambda cfg, kt: costs.return_copy_ns(nbytes, cfg)["ns"])]
+    return [_closed_form(f"{name} return copy", "return_copy", costs.return_copy_ns,
+                         int(output.nbytes), config=config)]
 
 
 def _launch(name: str, config: HardwareConfig) -> Component:
@@ -205,10 +210,8 @@ class Linear:
         return _remembered(getattr(weights, "token", None), self.name, x, compute)
 
     def forward(self, x: np.ndarray, step: Step) -> np.ndarray:
-        batch, n_in, n_out = step.batch, self.n_in, self.n_out
-        cost = costs.matmul_ns(batch, n_in, n_out, step.config)
-        step.add(Component(self.name, "matmul", cost["ns"], cost,
-                           cost=lambda cfg, kt: costs.matmul_ns(batch, n_in, n_out, cfg)["ns"]))
+        step.add(_closed_form(self.name, "matmul", costs.matmul_ns, step.batch, self.n_in,
+                              self.n_out, config=step.config))
         return self.reference(x, step.weights)
 
     # -- training ------------------------------------------------------------------------
@@ -225,26 +228,20 @@ class Linear:
                  need_input_grad: bool = True) -> np.ndarray | None:
         """The weight gradient (and the input gradient, unless this is the first layer) on
         the Tensor engine, timed like the forward matmul."""
-        batch, n_in, n_out = step.batch, self.n_in, self.n_out
-        cost = costs.weight_grad_ns(batch, n_in, n_out, step.config)
-        step.add(Component(f"{self.name} weight grad", "matmul", cost["ns"], cost,
-                           cost=lambda cfg, kt: costs.weight_grad_ns(batch, n_in, n_out,
-                                                                     cfg)["ns"]))
+        shape = (step.batch, self.n_in, self.n_out)
+        step.add(_closed_form(f"{self.name} weight grad", "matmul", costs.weight_grad_ns,
+                              *shape, config=step.config))
         if need_input_grad:
-            cost = costs.input_grad_ns(batch, n_in, n_out, step.config)
-            step.add(Component(f"{self.name} input grad", "matmul", cost["ns"], cost,
-                               cost=lambda cfg, kt: costs.input_grad_ns(batch, n_in, n_out,
-                                                                        cfg)["ns"]))
+            step.add(_closed_form(f"{self.name} input grad", "matmul", costs.input_grad_ns,
+                                  *shape, config=step.config))
         gx, grads = self.reference_backward(grad, x, step.weights, need_input_grad)
         step.grads[self.name] = grads
         return gx
 
     def sgd(self, step: Step, lr: float) -> tuple[np.ndarray, np.ndarray]:
         """``p -= lr * p.grad`` for the weight and the bias, on device memory."""
-        n = self.n_in * self.n_out + self.n_out
-        cost = costs.sgd_update_ns(n, step.config)
-        step.add(Component(f"{self.name} sgd", "sgd", cost["ns"], cost,
-                           cost=lambda cfg, kt: costs.sgd_update_ns(n, cfg)["ns"]))
+        step.add(_closed_form(f"{self.name} sgd", "sgd", costs.sgd_update_ns,
+                              self.n_in * self.n_out + self.n_out, config=step.config))
         return sgd_update(step.weights[self.name], step.grads[self.name], lr)
 
 
@@ -276,7 +273,7 @@ class CustomOp:
         out = r.functional.output
         step.add(_kernel_component(self.name, r, step.kernel),
                  *_return_copy_component(self.name, step.kernel, out, step.config))
-        return out.reshape(out.shape)
+        return out
 
     def reference_backward(self, grad: np.ndarray, x: np.ndarray, backward_reference):
         return np.asarray(backward_reference(grad, x))
@@ -319,9 +316,7 @@ class LogSoftmax:
 
 
 def vector_component(name: str, batch: int, width: int, config: HardwareConfig) -> Component:
-    cost = costs.elementwise_op_ns(batch, width, config)
-    return Component(name, "vector", cost["ns"], cost,
-                     cost=lambda cfg, kt: costs.elementwise_op_ns(batch, width, cfg)["ns"])
+    return _closed_form(name, "vector", costs.elementwise_op_ns, batch, width, config=config)
 
 
 class Weights(Mapping):
@@ -425,10 +420,6 @@ class StepResult:
     @property
     def device_ns(self) -> float:
         return sum(c.ns for c in self.components if c.kind not in HOST_KINDS)
-
-    def shown(self) -> list[Component]:
-        """The components a report lists."""
-        return self.components
 
     def time_under(self, config: HardwareConfig, kernel_time=replay_ns) -> float:
         """This step's time on another configuration: every component (latent ones too)

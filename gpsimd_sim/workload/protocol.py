@@ -21,6 +21,11 @@ class Protocol:
         """Batches whose time the script's clock covers: every step after the warm-up."""
         return self.batches()[self.warmup_steps:]
 
+    def step_batches(self) -> list[int]:
+        """The distinct batch sizes a run simulates one step of (the timed ones and
+        ``batch``, the one a report shows), largest first."""
+        return sorted(set(self.timed_batches()) | {self.batch}, reverse=True)
+
     def claimed_steps(self) -> int:
         """What the script divides by: the last index minus the warm-up steps."""
         return len(self.batches()) - 1 - self.warmup_steps

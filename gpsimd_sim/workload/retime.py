@@ -22,8 +22,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import replace
 
-import math
-
 from ..config.hardware import HardwareConfig
 from ..records import (OP_CLASSES, Compute, Dma, ElementRun, Fill, StreamAccess,
                        StreamTransfer, TensorOp)
@@ -161,6 +159,12 @@ class KernelTimer:
         base = run.timing.simulated_ns - engine_element_ns(reads, writes, run.config)
         self._store((id(run.functional.traces), timing_key(run.config)),
                     (run.functional.traces, base))
+
+    def seed_steps(self, result) -> None:
+        """``seed`` every kernel run of a whole-model result (``ModelResult``)."""
+        for step in result.steps.values():
+            for run in step.kernel_runs:
+                self.seed(run)
 
     def _store(self, key, value) -> None:
         self._memo[key] = value

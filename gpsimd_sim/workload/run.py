@@ -18,7 +18,8 @@ from .model import Model, StepResult, simulate_step
 from .protocol import Protocol
 
 
-def load_model(path: str) -> tuple[Model, Protocol]:
+def read_model_file(path: str) -> dict:
+    """The names a model file defines (run as a script), its MODEL checked to be a Model."""
     resolved = resolve_path(path)
     if not Path(resolved).is_file():
         raise SimError(f"{path}: no such model file")
@@ -26,9 +27,14 @@ def load_model(path: str) -> tuple[Model, Protocol]:
         ns = runpy.run_path(resolved)
     except Exception as exc:  # noqa: BLE001 - the user's model file failed to import
         raise SimError(f"{path}: error while importing the model: {type(exc).__name__}: {exc}") from None
-    model, protocol = ns.get("MODEL"), ns.get("PROTOCOL", Protocol())
-    if not isinstance(model, Model):
+    if not isinstance(ns.get("MODEL"), Model):
         raise SimError(f"{path}: defines no MODEL (a gpsimd_sim.workload.Model)")
+    return ns
+
+
+def load_model(path: str) -> tuple[Model, Protocol]:
+    ns = read_model_file(path)
+    model, protocol = ns["MODEL"], ns.get("PROTOCOL", Protocol())
     if not isinstance(protocol, Protocol):
         raise SimError(f"{path}: PROTOCOL is not a gpsimd_sim.workload.Protocol")
     try:
@@ -77,7 +83,7 @@ class ModelResult:
             "components": [{"name": c.name, "kind": c.kind, "ns": c.ns,
                             "share_pct": 100.0 * c.ns / total if total else 0.0, **{
                                 k: v for k, v in c.detail.items() if k != "ns"}}
-                           for c in main.shown()],
+                           for c in main.components],
             "iteration": {"host_ns": main.host_ns, "device_ns": main.device_ns,
                           "host_overlap": main.overlap,
                           "hidden_ns": main.host_ns + main.device_ns - total},
@@ -115,7 +121,7 @@ def run_model(model: Model, protocol: Protocol, kernel_path: str, config: Hardwa
     options = kernel_options(kernel_path, isolate, cores=cores, buffer_size=buffer_size,
                              seed=seed, timeline=timeline)
     steps = {b: simulate_step(model, kernel, b, config, provenance, options, seed)
-             for b in sorted(set(protocol.timed_batches()) | {protocol.batch}, reverse=True)}
+             for b in protocol.step_batches()}
     ips = protocol.iterations_per_s({b: s.ns for b, s in steps.items()})
     return ModelResult(model, protocol, kernel, config, provenance, steps, ips,
                        time.perf_counter() - start)

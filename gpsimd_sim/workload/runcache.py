@@ -14,7 +14,6 @@ import os
 import pickle
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -77,7 +76,3 @@ def kernel_run(kernel, args: list, config, provenance, options) -> RunResult:
     timing = simulate_timing(functional.traces, config, record_timeline=options.timeline)
     return RunResult(kernel, options, config, provenance, cores, functional, timing,
                      time.perf_counter() - start, list(args), buffer_size)
-
-
-def cache_folder() -> Path:
-    return workload_dir() / "runs"

@@ -16,23 +16,20 @@ every updated weight must agree.
 """
 from __future__ import annotations
 
-import runpy
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from ..config.hardware import HardwareConfig
-from ..config.presets import config_to_dict
 from ..errors import SimError
 from ..frontend import load
 from ..functional.executor import reference_for
-from ..simulation import SCHEMA_VERSION, RunOptions
+from ..simulation import RunOptions
 from .model import (CustomOp, Linear, LogSoftmax, Model, Step, StepResult, host_component,
                     sgd_update, vector_component)
 from .protocol import Protocol
-from .run import ModelResult, kernel_options, resolve_path
+from .run import ModelResult, kernel_options, read_model_file
 
 
 @dataclass(frozen=True)
@@ -156,18 +153,9 @@ class TrainingModel:
 
 def load_training(path: str = "models/mlp_train.py") -> TrainingModel:
     """A training model file: MODEL, TRAINING, PROTOCOL, FORWARD_KERNEL, BACKWARD_KERNEL."""
-    resolved = resolve_path(path)
-    if not Path(resolved).is_file():
-        raise SimError(f"{path}: no such model file")
-    try:
-        ns = runpy.run_path(resolved)
-    except Exception as exc:  # noqa: BLE001 - the user's model file failed to import
-        raise SimError(f"{path}: error while importing the model: {type(exc).__name__}: "
-                       f"{exc}") from None
-    model, training = ns.get("MODEL"), ns.get("TRAINING", Training())
+    ns = read_model_file(path)
+    model, training = ns["MODEL"], ns.get("TRAINING", Training())
     protocol = ns.get("PROTOCOL", Protocol(dataset_size=60_000))
-    if not isinstance(model, Model):
-        raise SimError(f"{path}: defines no MODEL (a gpsimd_sim.workload.Model)")
     if not isinstance(training, Training):
         raise SimError(f"{path}: TRAINING is not a gpsimd_sim.workload.Training")
     try:
@@ -228,7 +216,7 @@ def run_training(config: HardwareConfig, provenance: dict,
     backward_options = _options(bwd, bwd_path, cores, buffer_size, seed, isolate)
     steps = {b: simulate_train_step(tm.model, tm.training, fwd, bwd, b, config, provenance,
                                     options, backward_options, seed)
-             for b in sorted(set(protocol.timed_batches()) | {protocol.batch}, reverse=True)}
+             for b in protocol.step_batches()}
     ips = protocol.iterations_per_s({b: s.ns for b, s in steps.items()})
     return TrainingResult(tm.model, protocol, fwd, config, provenance, steps, ips,
                           time.perf_counter() - start, training=tm.training,
