@@ -15,6 +15,7 @@ class SimError(Exception):
     """Base class: a problem with the user's input, reported in one line."""
 
     exit_code = EXIT_USAGE
+    deterministic = True   # the same inputs give the same outcome (a sweep keeps it)
 
 
 class ConfigError(SimError):
@@ -37,8 +38,6 @@ class KernelFault(SimError):
 
 class SimulationLimit(KernelFault):
     """The kernel exceeded a step, iteration, cycle or wall-time limit."""
-
-    deterministic = True   # the same inputs give the same outcome
 
 
 class WallTimeLimit(SimulationLimit):

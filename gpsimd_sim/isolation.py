@@ -37,7 +37,7 @@ class ChildDied(KernelFault):
     """The child running user code ended without a result (exit, signal, memory)."""
 
 
-def _signal_name(sig: int) -> str:
+def signal_name(sig: int) -> str:
     try:
         return signal.Signals(sig).name
     except ValueError:
@@ -47,12 +47,7 @@ def _signal_name(sig: int) -> str:
 def _child(fn, args, kwargs, memory_bytes, write_fd, out_path) -> None:
     """A one-call child's whole life: run, send the result, leave without cleanup."""
     try:
-        _die_with_parent()
-        signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles Ctrl-C
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        _limit_memory(memory_bytes)
-        out = os.open(out_path, os.O_WRONLY | os.O_TRUNC)
-        os.dup2(out, 1)              # a kernel's print goes to the capture file
+        _enter_child(memory_bytes, out_path)
         result = _call(fn, args, kwargs, memory_bytes)
         sys.stdout.flush()
         _send(write_fd, result)
@@ -67,13 +62,45 @@ def _limit_memory(memory_bytes) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Linux: the kernel ends this process when its parent dies (no orphan workers)."""
     try:
         import ctypes
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+def become_child() -> None:
+    """A forked helper (a kernel's child, a sweep's worker): it dies with its parent, leaves
+    Ctrl-C to the parent (which reports and cleans up), and ends at once on SIGTERM."""
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _enter_child(memory_bytes, capture: str) -> None:
+    """Set up a child that runs user code: ``become_child``, the memory limit, and what the
+    kernel prints going to the file ``capture``."""
+    become_child()
+    _limit_memory(memory_bytes)
+    out = os.open(capture, os.O_WRONLY | os.O_TRUNC)
+    os.dup2(out, 1)
+
+
+def _new_capture() -> str:
+    """An empty file for what a child prints (the caller removes it)."""
+    capture = tempfile.NamedTemporaryFile(prefix="gpsimd_sim_out_", delete=False)
+    capture.close()
+    return capture.name
+
+
+def _result(data: bytes, printed: str):
+    """A child's ("ok", value) as (value, printed text); its ("error", exc) raised here."""
+    kind, value = pickle.loads(data)
+    if kind == "error":
+        raise value
+    return value, printed
 
 
 def _send(fd: int, obj) -> None:
@@ -109,9 +136,7 @@ class Worker:
         self.owner = os.getpid()   # a forked copy of this object is not this process's
         req_r, self.req_w = os.pipe()
         self.resp_r, resp_w = os.pipe()
-        capture = tempfile.NamedTemporaryFile(prefix="gpsimd_sim_out_", delete=False)
-        capture.close()
-        self.capture = capture.name
+        self.capture = _new_capture()
         sys.stdout.flush()
         sys.stderr.flush()
         self.pid = os.fork()
@@ -124,12 +149,7 @@ class Worker:
 
     def _serve(self, req_r: int, resp_w: int) -> None:
         try:
-            _die_with_parent()
-            signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles Ctrl-C
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            _limit_memory(self.memory_bytes)
-            out = os.open(self.capture, os.O_WRONLY | os.O_TRUNC)
-            os.dup2(out, 1)            # a kernel's print goes to the capture file
+            _enter_child(self.memory_bytes, self.capture)
             while True:
                 request = _read_message(req_r)
                 if request is None:        # the parent has gone: so do we
@@ -147,11 +167,7 @@ class Worker:
         """``fn(*args, **kwargs)`` in the worker; returns (result, printed text)."""
         _send(self.req_w, (fn, args, kwargs))
         data = _receive(self.resp_r, self.pid, timeout_s, what)
-        printed = _read_text(self.capture)
-        kind, value = pickle.loads(data)
-        if kind == "error":
-            raise value
-        return value, printed
+        return _result(data, _read_text(self.capture))
 
     def abandon(self) -> None:
         """Let go of a worker this process inherited: close our copies of its pipes only."""
@@ -162,11 +178,7 @@ class Worker:
                 pass
 
     def close(self) -> None:
-        for fd in (self.req_w, self.resp_r):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        self.abandon()
         _reap(self.pid)
         try:
             os.unlink(self.capture)
@@ -261,25 +273,21 @@ def run_in_child(fn, *args, what: str, timeout_s: float | None = None,
     ``timeout_s`` or runs out of memory is a one-line KernelFault naming ``what``.
     """
     read_fd, write_fd = os.pipe()
-    capture = tempfile.NamedTemporaryFile(prefix="gpsimd_sim_out_", delete=False)
-    capture.close()
+    capture = _new_capture()
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
-        _child(fn, args, kwargs, memory_bytes, write_fd, capture.name)
+        _child(fn, args, kwargs, memory_bytes, write_fd, capture)
     os.close(write_fd)
     try:
         data = _receive(read_fd, pid, timeout_s, what)
     finally:
         os.close(read_fd)
         _reap(pid)
-        printed = _read_and_remove(capture.name)
-    kind, value = pickle.loads(data)
-    if kind == "error":
-        raise value
-    return value, printed
+        printed = _read_and_remove(capture)
+    return _result(data, printed)
 
 
 def _receive(fd: int, pid: int, timeout_s: float | None, what: str) -> bytes:
@@ -308,7 +316,7 @@ def _death(pid: int, what: str) -> ChildDied:
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         why = ("killed (out of memory?)" if sig == signal.SIGKILL
-               else f"killed by {_signal_name(sig)}")
+               else f"killed by {signal_name(sig)}")
         return ChildDied(f"{what}: the kernel's process was {why} before the run finished")
     code = os.WEXITSTATUS(status)
     return ChildDied(f"{what}: the kernel ended its process (exit status {code}, e.g. "
@@ -328,11 +336,9 @@ def _reap(pid: int) -> None:
 
 def _read_and_remove(path: str) -> str:
     try:
-        with open(path, "rb") as fh:
-            text = fh.read(1 << 20).decode(errors="replace")
+        return _read_text(path)
     finally:
         try:
             os.unlink(path)
         except OSError:
             pass
-    return text

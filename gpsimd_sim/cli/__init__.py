@@ -8,9 +8,8 @@ error.
 from __future__ import annotations
 
 import argparse
-import sys
-
 import os
+import sys
 
 from .. import __version__
 from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, SimError

@@ -3,7 +3,6 @@ throughputs (default) or to your own microbenchmark measurements (--measurements
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..config.presets import FIELD_INDEX, SECTIONS, user_fitted_path
 from ..errors import EXIT_OK
@@ -99,7 +98,3 @@ def _measured(args: argparse.Namespace) -> int:
                      f"use it with --preset {out} (its bands are narrower)")
     emit(to_json(doc) if args.json else "\n".join(lines) + "\n")
     return EXIT_OK
-
-
-__all__ = ["add_parser", "main"]
-_ = sys

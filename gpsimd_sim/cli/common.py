@@ -84,6 +84,11 @@ def add_kernel_options(p: argparse.ArgumentParser, default_shape=(32, 4096)) -> 
                    help="seed of the standard-normal inputs (default 0)")
 
 
+def preset_file(preset: str) -> str | None:
+    """``--preset`` when it names a TOML file (an input no output may replace), else None."""
+    return preset if preset.endswith(".toml") or "/" in preset else None
+
+
 def check(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)

@@ -9,7 +9,6 @@ import threading
 from contextlib import contextmanager
 
 from ..report.output import OutputGuard, to_json, write_atomic, write_folder
-from ..report.trace import write_trace
 
 
 def add_output_options(p: argparse.ArgumentParser) -> None:
@@ -79,4 +78,4 @@ def warn(message: str) -> None:
     print(f"gpsimd_sim: warning: {message}", file=sys.stderr)
 
 
-__all__ = ["add_output_options", "guard", "deliver", "emit", "warn", "write_trace"]
+__all__ = ["add_output_options", "guard", "deliver", "emit", "warn"]

@@ -9,7 +9,7 @@ from ..config.presets import load_config
 from ..errors import EXIT_OK, EXIT_WRONG_OUTPUT
 from ..report.trace import model_trace
 from .common import (add_band_options, add_hardware_options, add_kernel_options,
-                     positive_int)
+                     positive_int, preset_file)
 from .deliver import add_output_options, deliver, guard, progress_note, warn
 
 HELP = "estimate a whole model's throughput (iterations/s) with your kernel as its custom operator"
@@ -52,16 +52,13 @@ def simulate(args: argparse.Namespace):
         protocol = replace(protocol, batch=args.batch)
     return run_model(model, protocol, args.kernel or "kernels/relu_tcm.py", config, provenance,
                      cores=args.cores, buffer_size=args.buffer_size, seed=args.seed,
-                     timeline=bool(getattr(args, "trace_wanted", False)))
+                     timeline=bool(args.trace or args.out))
 
 
 def main(args: argparse.Namespace) -> int:
     files = {"kernel file": args.kernel, "model file": args.model,
-             "backward kernel": args.backward_kernel}
-    if args.preset.endswith(".toml") or "/" in args.preset:
-        files["preset"] = args.preset
+             "backward kernel": args.backward_kernel, "preset": preset_file(args.preset)}
     guard(args, {k: v for k, v in files.items() if v})
-    args.trace_wanted = bool(args.trace or args.out)
     result = simulate(args)
     d = result.to_dict()
     band = None
@@ -71,7 +68,7 @@ def main(args: argparse.Namespace) -> int:
         documented = None
         if not args.train:
             m = documented_point(args.preset, args.kernel or "kernels/relu_tcm.py",
-                                 result.to_dict().get("cores"), args.buffer_size)
+                                 d.get("cores"), args.buffer_size)
             documented = m.iter_per_s if m else None
         with progress_note("building the error-band ensemble (once per preset)"):
             band = model_band(result, members=args.band_members, seed=args.band_seed,

@@ -8,9 +8,10 @@ from ..functional.inputs import parse_input, parse_scalar
 from ..report.summary import format_run
 from ..report.trace import run_trace
 from ..simulation import RunOptions, run
+from .common import (add_band_options, add_hardware_options, add_kernel_options,
+                     non_negative_float, parse_shape, positive_float, positive_int, preset_file,
+                     timeout_seconds)
 from .deliver import add_output_options, deliver, guard, progress_note, warn
-from .common import (timeout_seconds, add_band_options, add_hardware_options, add_kernel_options, non_negative_float,
-                     parse_shape, positive_float, positive_int)
 
 HELP = "simulate one kernel file on the modelled GPSIMD engine"
 
@@ -76,14 +77,12 @@ def options_from(args: argparse.Namespace) -> RunOptions:
                       overrides=list(args.overrides), seed=args.seed, dtype=args.dtype,
                       max_steps=args.max_steps, max_iterations=args.max_iterations,
                       max_cycles=args.max_cycles, timeout_s=args.timeout,
-                      timeline=bool(getattr(args, "trace", None)))
+                      timeline=bool(args.trace or args.out))
 
 
 def inputs_of(args: argparse.Namespace) -> dict:
     """Every file the command reads: no output may replace one of them."""
-    files = {"kernel file": args.kernel}
-    if args.preset.endswith(".toml") or "/" in args.preset:
-        files["preset"] = args.preset
+    files = {"kernel file": args.kernel, "preset": preset_file(args.preset)}
     for text in args.inputs:
         name, _, spec = text.partition("=")
         if spec.endswith(".npy"):
@@ -94,7 +93,6 @@ def inputs_of(args: argparse.Namespace) -> dict:
 def main(args: argparse.Namespace) -> int:
     options = options_from(args)
     guard(args, inputs_of(args))
-    options.timeline = bool(args.trace or args.out)
     result = run(options)
     d = result.to_dict()
     if args.band:

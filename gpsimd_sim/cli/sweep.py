@@ -10,8 +10,8 @@ from pathlib import Path
 from ..errors import EXIT_OK, EXIT_WRONG_OUTPUT
 from ..report.output import OutputGuard, to_json
 from .deliver import emit
-from .common import (timeout_seconds, add_hardware_options, check, non_negative_int, parse_shape,
-                     positive_float, positive_int)
+from .common import (add_hardware_options, check, non_negative_int, parse_shape, positive_int,
+                     timeout_seconds)
 
 HELP = "run a kernel (or the MLP) over buffer sizes, core counts and preset parameters"
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
-import os
-import signal
 import multiprocessing.connection
+import os
 from typing import Iterator
 
 from ..errors import ConfigError
+from ..isolation import become_child, signal_name
 from .grid import Point, SweepSpec
 from .point import failed_row, run_point
 
@@ -28,16 +28,6 @@ def default_jobs() -> int:
 def run_serial(spec: SweepSpec, points: list[Point]) -> Iterator[dict]:
     for point in points:
         yield run_point(spec, point)
-
-
-def _worker_init() -> None:
-    # Ctrl-C reaches the whole process group; only the parent handles it (it saves the
-    # finished rows and stops the pool), so workers do not print tracebacks of their own;
-    # and a worker dies with the sweep, whatever killed it (no orphans after SIGKILL).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    from ..isolation import _die_with_parent
-    _die_with_parent()
 
 
 def _run_group(spec: SweepSpec, points: list[Point]) -> list[dict]:
@@ -95,6 +85,7 @@ def _pool_rows(spec: SweepSpec, work: list[list[Point]], jobs: int) -> Iterator[
         proc.start()
         theirs.close()
         workers[mine] = (proc, None)
+        return mine
 
     def assign(conn):
         proc, _ = workers[conn]
@@ -109,9 +100,7 @@ def _pool_rows(spec: SweepSpec, work: list[list[Point]], jobs: int) -> Iterator[
 
     try:
         for _ in range(min(jobs, len(pending))):
-            start()
-        for conn in list(workers):
-            assign(conn)
+            assign(start())
         while workers:
             for conn in multiprocessing.connection.wait(list(workers)):
                 proc, group = workers[conn]
@@ -119,15 +108,14 @@ def _pool_rows(spec: SweepSpec, work: list[list[Point]], jobs: int) -> Iterator[
                     rows = conn.recv()
                 except (EOFError, OSError):
                     proc.join()
-                    why = (f"killed by {_signal_name(-proc.exitcode)}" if proc.exitcode
+                    why = (f"killed by {signal_name(-proc.exitcode)}" if proc.exitcode
                            and proc.exitcode < 0 else f"exit status {proc.exitcode}")
                     workers.pop(conn)
                     yield from (failed_row(spec, p, f"the sweep's worker process died while "
                                            f"running this point ({why})", retry=True)
                                 for p in group or [])
                     if pending:
-                        start()
-                        assign(next(reversed(list(workers))))
+                        assign(start())
                     continue
                 yield from rows
                 assign(conn)
@@ -139,19 +127,15 @@ def _pool_rows(spec: SweepSpec, work: list[list[Point]], jobs: int) -> Iterator[
 
 
 def _serve_groups(conn, spec: SweepSpec) -> None:
-    _worker_init()
+    # Ctrl-C reaches the whole process group; only the parent handles it (it saves the
+    # finished rows and stops the workers), so workers do not print tracebacks of their own;
+    # and a worker dies with the sweep, whatever killed it (no orphans after SIGKILL).
+    become_child()
     while True:
         group = conn.recv()
         if group is None:
             return
         conn.send(_run_group(spec, group))
-
-
-def _signal_name(sig: int) -> str:
-    try:
-        return signal.Signals(sig).name
-    except ValueError:
-        return f"signal {sig}"
 
 
 def order_points(points: list[Point], tcm_pool_bytes: int) -> list[Point]:

@@ -211,8 +211,8 @@ def make_plots(spec: SweepSpec, rows: list[dict], out: Path) -> list[Path]:
 
 def _child(conn, spec: SweepSpec, out: Path) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent handles Ctrl-C
-    from ..isolation import _die_with_parent
-    _die_with_parent()                               # no orphan after SIGKILL of the sweep
+    from ..isolation import die_with_parent
+    die_with_parent()                                # no orphan after SIGKILL of the sweep
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -17,8 +17,8 @@ from .grid import SWEEP_SCHEMA_VERSION, Point, SweepSpec
 # Columns of every row, in table order; the swept preset parameters go after ``cores``.
 HEAD = ["schema_version", "point", "kernel", "mode", "shape", "preset", "seed",
         "buffer_size", "cores"]
-RESULT = ["status", "retry", "correct", "band_low", "band_high", "tcm_malloc_failed", "tcm_malloc_failures", "simulated_ns",
-          "cycles", "iter_per_s", "iteration_ns", "custom_op_share_pct", "bound_ns",
+RESULT = ["status", "retry", "correct", "band_low", "band_high", "tcm_malloc_failed",
+          "tcm_malloc_failures", "simulated_ns", "cycles", "iter_per_s", "iteration_ns", "custom_op_share_pct", "bound_ns",
           "bound_resource", "simulated_over_bound", "bound_compute_ns",
           "bound_dma_bandwidth_ns", "bound_element_path_ns", "limiter", "limiter_share_pct",
           "limiter_message", "dma_transfers", "dma_bytes", "dma_bandwidth_utilisation_pct",
@@ -110,7 +110,6 @@ def _run_mlp(spec: SweepSpec, point: Point, overrides: list[str]) -> dict:
 
 def run_point(spec: SweepSpec, point: Point) -> dict:
     """Simulate one point; return its row (``status`` "ok", or "failed" with ``error``)."""
-    row = _empty_row(spec, point)
     overrides = list(spec.overrides) + [f"{name}={value}" for name, value in point.sets]
     # The wall-time limit uses SIGALRM, which only the main thread may set (a Dask worker
     # runs tasks in threads): elsewhere the step and iteration limits still stop a runaway.
@@ -118,17 +117,14 @@ def run_point(spec: SweepSpec, point: Point) -> dict:
     try:
         fields = _run_mlp(spec, point, overrides) if spec.mlp else \
             _run_kernel(spec, point, overrides, timeout_s)
-        row.update(fields, status="ok", retry=False,
-                   tcm_malloc_failed=fields["tcm_malloc_failures"] > 0)
     except SimError as exc:
-        row.update(status="failed", error=str(exc),
-                   retry=not getattr(exc, "deterministic", True))
+        return failed_row(spec, point, str(exc), retry=not exc.deterministic)
     except Exception as exc:  # noqa: BLE001 - a simulator bug must not end the whole sweep
-        row.update(status="failed", error=f"internal error: {type(exc).__name__}: {exc}",
-                   retry=True)
-    for name, value in point.sets:
-        if row[name] is None:        # failed before the configuration resolved
-            row[name] = _as_number(value)
+        return failed_row(spec, point, f"internal error: {type(exc).__name__}: {exc}",
+                          retry=True)
+    row = _empty_row(spec, point)
+    row.update(fields, status="ok", retry=False,
+               tcm_malloc_failed=fields["tcm_malloc_failures"] > 0)
     return row
 
 
@@ -144,6 +140,6 @@ def failed_row(spec: SweepSpec, point: Point, error: str, retry: bool) -> dict:
     timeout, a dead worker, an internal error), so a resumed sweep runs it again."""
     row = _empty_row(spec, point)
     row.update(status="failed", error=error, retry=retry)
-    for name, value in point.sets:
+    for name, value in point.sets:   # as given: the configuration did not resolve
         row[name] = _as_number(value)
     return row

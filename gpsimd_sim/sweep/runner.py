@@ -9,11 +9,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config.presets import config_to_dict, load_config
 from ..errors import ConfigError
 from ..timing.kinds import CATEGORIES
-from ..config.presets import config_to_dict, load_config
 from .executors import default_jobs, execute, order_points
-from .grid import SweepSpec
+from .grid import SWEEP_SCHEMA_VERSION, SweepSpec
 from .plots import BackgroundPlots
 from .store import ResultStore
 
@@ -32,15 +32,18 @@ class SweepOutcome:
     @property
     def failed(self) -> int:
         """Points that did not finish, or whose output was wrong."""
-        return sum(r["status"] != "ok" or r.get("correct") is False for r in self.rows)
+        return sum(map(_failed, self.rows))
 
     def to_dict(self) -> dict:
         """The sweep as one JSON document (``sweep --json``)."""
-        from .grid import SWEEP_SCHEMA_VERSION
         return {"schema_version": SWEEP_SCHEMA_VERSION, "sweep": self.spec.settings(),
                 "points": len(self.rows), "ran": self.ran, "kept": self.kept,
                 "failed": self.failed, "executor": self.executor,
                 "files": [str(f) for f in self.files], "rows": self.rows}
+
+
+def _failed(row: dict) -> bool:
+    return row["status"] != "ok" or row.get("correct") is False
 
 
 def _progress(total: int, initial: int, enabled: bool | None):
@@ -60,7 +63,35 @@ def run_sweep(spec: SweepSpec, out: str | Path, jobs: int | None = None,
     start = time.perf_counter()
     config, provenance = load_config(spec.preset, list(spec.overrides))
     with sweep_lock(Path(out)):
-        return _run_locked(spec, out, jobs, dask, progress, plots, start, config, provenance)
+        store = ResultStore(out, spec, config_to_dict(config, provenance))
+        points = spec.points()
+        todo = order_points([p for p in points if p.key not in store],
+                            config.tcm.tcm_pool_bytes)
+        executor = f"dask {dask}" if dask else \
+            f"{default_jobs() if jobs is None else jobs} local jobs"
+        drawing = BackgroundPlots(spec, store.out) if plots else None
+        rows = execute(spec, todo, jobs, dask)
+        bar = _progress(len(points), len(points) - len(todo), progress)
+        ran = 0
+        try:
+            for row in rows:
+                store.add(row)
+                ran += 1
+                bar.update(1)
+        except BaseException:
+            if drawing:
+                drawing.cancel()
+            raise
+        finally:
+            rows.close()          # stops the workers if we leave early (Ctrl-C)
+            bar.close()
+            store.save()          # always: the files are rebuilt from the stored rows
+        ordered = store.ordered_rows()
+        files = [store.json_path, store.csv_path]
+        if drawing:
+            files += drawing.finish(ordered)
+        return SweepOutcome(spec, ordered, ran, len(points) - len(todo),
+                            time.perf_counter() - start, executor, files)
 
 
 @contextmanager
@@ -81,37 +112,6 @@ def sweep_lock(out: Path):
         yield
     finally:
         os.close(fd)   # closing releases the lock
-
-
-def _run_locked(spec, out, jobs, dask, progress, plots, start, config, provenance):
-    store = ResultStore(out, spec, config_to_dict(config, provenance))
-    points = spec.points()
-    todo = order_points([p for p in points if p.key not in store], config.tcm.tcm_pool_bytes)
-    executor = f"dask {dask}" if dask else f"{default_jobs() if jobs is None else jobs} local jobs"
-    store.out.mkdir(parents=True, exist_ok=True)
-    drawing = BackgroundPlots(spec, store.out) if plots else None
-    rows = execute(spec, todo, jobs, dask)
-    bar = _progress(len(points), len(points) - len(todo), progress)
-    ran = 0
-    try:
-        for row in rows:
-            store.add(row)
-            ran += 1
-            bar.update(1)
-    except BaseException:
-        if drawing:
-            drawing.cancel()
-        raise
-    finally:
-        rows.close()          # stops the workers if we leave early (Ctrl-C)
-        bar.close()
-        store.save()          # always: the files are rebuilt from the stored rows
-    ordered = store.ordered_rows()
-    files = [store.json_path, store.csv_path]
-    if drawing:
-        files += drawing.finish(ordered)
-    return SweepOutcome(spec, ordered, ran, len(points) - len(todo),
-                        time.perf_counter() - start, executor, files)
 
 
 def _us(ns) -> str:
@@ -141,7 +141,7 @@ def format_outcome(o: SweepOutcome) -> str:
                      f"{_us(b['simulated_ns'])} on GPSIMD (bound {_us(b['bound_ns'])}, "
                      f"{b['bound_resource'].replace('_', ' ')}); limited by "
                      f"{CATEGORIES.get(b['limiter'], b['limiter'])}")
-    bad = [r for r in rows if r["status"] != "ok" or r.get("correct") is False]
+    bad = [r for r in rows if _failed(r)]
     for r in bad[:3]:
         why = r["error"] if r["status"] != "ok" else "wrong output (max |error| " \
             f"{r.get('max_abs_error')})"

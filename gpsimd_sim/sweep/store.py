@@ -36,7 +36,6 @@ class ResultStore:
         self.rows: dict[str, dict] = {}
         self.save_interval_s = save_interval_s
         self._saved_at = 0.0
-        self.dirty = False
         if self.out.exists() and not self.out.is_dir():
             raise ConfigError(f"--out {out}: exists and is not a folder")
         self._load()
@@ -66,7 +65,6 @@ class ResultStore:
             raise ConfigError(f"{where}: damaged (its rows are not sweep rows); delete the "
                               "file to run the sweep again, or choose another --out")
         self.rows = {row["point"]: row for row in rows}
-        self.dirty = True   # the files are rebuilt from these rows, whatever is on disk
 
     def __contains__(self, key: str) -> bool:
         """A point is done when its row holds a deterministic outcome (a timeout, a dead
@@ -77,7 +75,6 @@ class ResultStore:
     def add(self, row: dict) -> None:
         """Record a finished point and save, at most every ``save_interval_s`` seconds."""
         self.rows[row["point"]] = row
-        self.dirty = True
         if time.monotonic() - self._saved_at >= self.save_interval_s:
             self.save()
 
@@ -99,7 +96,6 @@ class ResultStore:
         write_atomic(self.json_path, to_json(doc))
         write_atomic(self.csv_path, to_csv(rows, columns(self.spec)))
         self._saved_at = time.monotonic()
-        self.dirty = False
 
 
 def to_csv(rows: list[dict], cols: list[str]) -> str:
