@@ -19,16 +19,18 @@ def base_dir() -> Path:
     return Path(root) if root else Path.home() / ".cache" / "gpsimd_sim"
 
 
-def private(path: Path) -> Path:
-    """``path`` made owner-only, refused when someone else could write into it: the
-    simulator unpickles what it finds there."""
+def private(path: Path, error: type | None = None, uses: str = "loads data from it") -> Path:
+    """``path`` made owner-only, refused (``error``, ConfigError by default) when someone
+    else could write into it: the simulator unpickles, or imports (``uses``), what it finds
+    there."""
     from .errors import ConfigError
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     st = path.stat()
     if st.st_uid != os.getuid() or st.st_mode & 0o022:
-        raise ConfigError(f"{path}: the cache folder is writable by others or not yours, and "
-                          "gpsimd_sim loads data from it: run `chmod go-w` on it or set "
-                          "GPSIMD_SIM_CACHE_DIR to a folder of your own")
+        raise (error or ConfigError)(
+            f"{path}: the cache folder is writable by others or not yours, and gpsimd_sim "
+            f"{uses}: run `chmod go-w` on it or set GPSIMD_SIM_CACHE_DIR to a folder of "
+            "your own")
     return path
 
 
@@ -71,15 +73,16 @@ def read_json(path: Path) -> dict | None:
         return None
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write ``data`` as JSON to ``path`` via a temporary file and a rename; a cache folder
-    that cannot be written only costs the recomputation next time."""
+def write_atomic(path: Path, dump, binary: bool = False) -> None:
+    """Write ``path`` through ``dump(file)`` via a temporary file and a rename, so a reader
+    never sees half a file; a cache folder that cannot be written only costs the
+    recomputation next time."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
         try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(data, fh, sort_keys=True)
+            with os.fdopen(fd, "wb" if binary else "w") as fh:
+                dump(fh)
             os.replace(tmp, path)
         except BaseException:
             try:
@@ -89,3 +92,8 @@ def write_json_atomic(path: Path, data: dict) -> None:
             raise
     except OSError:
         pass
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """``data`` as JSON (sorted keys), written atomically (``write_atomic``)."""
+    write_atomic(path, lambda fh: json.dump(data, fh, sort_keys=True))

@@ -14,6 +14,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from ..cachefiles import base_dir, private
+
 HELPERS_MODULE = "gpsimd_sim.loops.helpers"
 NUMBA_OPTIONS = dict(cache=True, error_model="numpy", boundscheck=False, nogil=True)
 
@@ -33,22 +35,14 @@ HELPERS_HASH = _helpers_hash()
 
 def cache_dir() -> Path:
     """Folder of the generated sources (read at each build: tests redirect it)."""
-    root = os.environ.get("GPSIMD_SIM_CACHE_DIR")
-    base = Path(root) if root else Path.home() / ".cache" / "gpsimd_sim"
-    return base / "loops"
+    return base_dir() / "loops"
 
 
 def private_dir(path: Path) -> Path:
     """Make ``path`` (owner-only) and refuse it if someone else could write into it: the
     simulator imports the code it finds there."""
     from ..errors import KernelLoadError
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    st = path.stat()
-    if st.st_uid != os.getuid() or st.st_mode & 0o022:
-        raise KernelLoadError(f"{path}: the cache folder is writable by others or not yours, "
-                              "and gpsimd_sim imports code from it: run `chmod go-w` on it "
-                              "or set GPSIMD_SIM_CACHE_DIR to a folder of your own")
-    return path
+    return private(path, KernelLoadError, "imports code from it")
 
 
 def write_once(path: Path, text: str) -> None:

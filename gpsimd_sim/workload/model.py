@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import os
-import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,7 +33,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..cachefiles import workload_dir
+from ..cachefiles import workload_dir, write_atomic
 from ..config.hardware import HardwareConfig
 from ..functional.executor import reference_for
 from ..report import analysis
@@ -174,14 +172,7 @@ def _remembered(token: str | None, what: str, x: np.ndarray, compute) -> np.ndar
         out = None
     if out is None:
         out = compute()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npy", dir=path.parent)
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, out, allow_pickle=False)
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only cache folder only costs the recomputation
+        write_atomic(path, lambda fh: np.save(fh, out, allow_pickle=False), binary=True)
     _OUTPUTS[key] = out
     if len(_OUTPUTS) > _OUTPUTS_SIZE:
         _OUTPUTS.popitem(last=False)
