@@ -44,8 +44,9 @@ class CppFrontend:
         self.default_buffer_size = kernel.buffer_size
         self.reference = KNOWN_REFERENCES.get(kernel.op)
         self.compiler = kernel.compiler
+        shape = kernel._shape.dir if kernel._shape is not None else ""  # its shape.cpp build
         self.source_hash = hashlib.sha256(
-            f"{kernel.op}|{kernel.multicore}|{kernel.build_dir}".encode()).hexdigest()
+            f"{kernel.op}|{kernel.multicore}|{kernel.build_dir}|{shape}".encode()).hexdigest()
 
     def entry(self, buffer_size: int | None):
         """Build (or find) the kernel for ``buffer_size``; refuses one it cannot take."""
