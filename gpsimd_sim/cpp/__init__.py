@@ -74,14 +74,8 @@ from ..records import CoreTrace
 from . import analysis, builder, execute, source
 from .toolchain import build_key, find_compiler, write_atomic
 
-__all__ = ["load_cpp_kernel", "CppKernel", "CppExecution", "is_cpp_kernel"]
-
-CPP_SUFFIXES = (".cpp", ".cc", ".cxx", ".c++", ".C")
-
-
-def is_cpp_kernel(path: str) -> bool:
-    """Whether ``path`` names a C++ kernel (by its suffix)."""
-    return str(path).endswith(CPP_SUFFIXES)
+__all__ = ["load_cpp_kernel", "CppKernel", "CppExecution"]
+# Which files are C++ kernels: frontend.CPP_SUFFIXES (read without importing this package).
 
 
 @dataclass
@@ -202,7 +196,7 @@ class CppKernel:
             self.output_spec(args) if (self.multicore or self._shape is not None) else None)
         folder = execute.private_folder()
         try:
-            request = [f"mode kernel", f"kernel {self.name}", f"table {build.table}",
+            request = ["mode kernel", f"kernel {self.name}", f"table {build.table}",
                        f"multicore {int(self.multicore)}", f"cores {int(cores)}",
                        f"pool {int(tcm_pool_bytes)}", f"max_steps {int(max_steps)}",
                        f"max_iterations {int(max_iterations)}",

@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from ..cachefiles import code_digest, workload_dir, write_atomic
+from ..frontend import CPP_SUFFIXES
 from ..shipped import is_shipped as shipped
 from ..simulation import RunResult, resolve_cores, simulate_loaded
 from ..timing.engine import simulate_timing
@@ -26,7 +27,7 @@ VERSION = 2   # 2: keyed on the kernel's source_hash; C++ kernels kept too
 
 def _key(kernel, args, config, options) -> str | None:
     path = getattr(kernel, "path", "")
-    if not path or not str(path).endswith((".py", ".cpp")) or not shipped(path):
+    if not path or not str(path).endswith((".py", *CPP_SUFFIXES)) or not shipped(path):
         return None
     if options.max_cycles is not None or options.core_order or options.rtol is not None \
             or options.atol is not None:
