@@ -86,7 +86,8 @@ def add_kernel_options(p: argparse.ArgumentParser, default_shape=(32, 4096)) -> 
 
 def preset_file(preset: str) -> str | None:
     """``--preset`` when it names a TOML file (an input no output may replace), else None."""
-    return preset if preset.endswith(".toml") or "/" in preset else None
+    from ..config.presets import is_preset_file
+    return preset if is_preset_file(preset) else None
 
 
 def check(condition: bool, message: str) -> None:

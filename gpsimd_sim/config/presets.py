@@ -119,9 +119,14 @@ def _read_toml(path: Path) -> dict:
         raise ConfigError(f"{path}: malformed TOML: not UTF-8 at byte {exc.start}") from None
 
 
+def is_preset_file(preset: str) -> bool:
+    """Whether ``--preset`` names a TOML file (a user's) rather than a shipped preset."""
+    return preset.endswith(".toml") or "/" in preset
+
+
 def _preset_path(preset: str) -> Path:
     """A preset by name (shipped) or by path (a user's TOML)."""
-    if preset.endswith(".toml") or "/" in preset:
+    if is_preset_file(preset):
         return Path(preset)
     path = preset_dir() / f"{preset}.toml"
     if not path.exists():
