@@ -9,7 +9,8 @@ The floor of a run, measured here on this machine, in this run:
   arithmetic the kernel's own element work in numba (a ReLU over every element).
 Each figure is the median of --repeat runs; `run` is timed as a whole process
 (`python -m gpsimd_sim run ... --no-band --json`), with its peak memory (the simulator's
-process and its functional worker, summed) per element.
+process and its functional worker, summed) per element. The package is byte-compiled
+first, as an installed copy is (``common.compile_package``).
 
     python benchmarks/bench_floor.py [--repeat 3] [--quick]
 """
@@ -23,9 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ROOT, compile_package
 
 CASES = [  # (label, kernel, shape, extra options, floor target)
     ("relu_tcm, buffer 64, 2048x4096", "kernels/relu_tcm.py", "2048x4096",
@@ -127,6 +127,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes only")
     args = ap.parse_args()
     env = dict(os.environ)
+    compile_package()
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
         fh.write(FLOOR_SCRIPT)
         floor_script = fh.name
