@@ -5,6 +5,9 @@
 2. Events per second of the timing stage against plain SimPy measured in the same process
    (median of N). Target: at least 30% of plain SimPy's rate.
 3. Wall time of `python -m gpsimd_sim validate`, warm cache (median of N). Target: < 5 s.
+4. Events the event path schedules per event the run needs (one per transfer and per timed
+   record), where nothing contends (a traced run), where transfers wait for queues, and
+   where device-memory bandwidth binds. Target: at most 1.1 (issue "Fast at every size").
 
     python benchmarks/bench_run.py [--repeat 5]
 """
@@ -68,6 +71,24 @@ def closed_form_speedup() -> float:
     return (t1 - t0) / (time.perf_counter() - t1)
 
 
+EVENT_CASES = [  # (what, kernel, cores, overrides)
+    ("nothing contends (trn1, traced)", "kernels/relu_tcm.py", None, []),
+    ("8 cores wait for 2 queues", "kernels/relu_multicore.py", 8, ["dma_queues=2"]),
+    ("8 cores share 100 B/ns of device memory", "kernels/relu_multicore.py", 8,
+     ["hbm_bytes_per_ns=100"]),
+]
+
+
+def events_per_needed(kernel: str, cores, overrides) -> tuple[int, int]:
+    """(events scheduled, events needed) of the event path on [32,4096]."""
+    from gpsimd_sim.simulation import RunOptions, run
+
+    result = run(RunOptions(kernel=str(ROOT / kernel), shape=(32, 4096), cores=cores,
+                            overrides=overrides, timeline=True))
+    needed = sum(c.transfers + c.loop_calls for c in result.timing.cores)
+    return result.timing.events, needed
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
@@ -90,6 +111,10 @@ def main() -> None:
     validate = median_wall(simulator("validate"), args.repeat)
     print(f"3. `validate` wall time, warm cache, median of {args.repeat}: {validate:.3f} s "
           "(target < 5 s)")
+    print("4. events scheduled per event needed, [32,4096] (target <= 1.1)")
+    for what, kernel, cores, overrides in EVENT_CASES:
+        events, needed = events_per_needed(kernel, cores, overrides)
+        print(f"   {what:<42} {events:>6} / {needed:<6} = {events / needed:.2f}")
 
 
 if __name__ == "__main__":

@@ -146,3 +146,147 @@ def test_the_closed_form_is_used_only_where_nothing_can_contend():
     starved = run(RunOptions(kernel=MULTICORE, shape=SHAPE, cores=8,
                              overrides=["hbm_bytes_per_ns=50"]))
     assert not starved.timing.closed_form
+
+
+# -- transfers planned when issued (one event each) ---------------------------------------
+
+from itertools import groupby  # noqa: E402
+from unittest import mock  # noqa: E402
+
+from hypothesis import settings, strategies as st  # noqa: E402
+
+from gpsimd_sim.timing import engine as engine_module  # noqa: E402
+from gpsimd_sim.timing.dma import Phases, SharedQueues  # noqa: E402
+from gpsimd_sim.timing.engine import EngineModel  # noqa: E402
+from gpsimd_sim.timing.queues import QueuePool  # noqa: E402
+
+
+class _PhaseByPhase(SharedQueues):
+    """The shared queues simulated one phase at a time (a timeout for the fixed cost, a
+    wait in the pool, a timeout for the data, the bandwidth counter told as it happens)."""
+
+    def __init__(self, env, config, ncores, on_rate=None):
+        super().__init__(env, config, ncores, on_rate)
+        self.queues = QueuePool(env, config.dma.dma_queues)
+        self.moving_now = 0
+
+    def transfer(self, core, nbytes):
+        env, fixed, hold, bw = self.env, self.fixed_ns, self.hold, self.bandwidth
+        start = env.now
+        if not hold:
+            yield env.timeout(fixed)
+        asked = env.now
+        queue = self.queues.take()
+        if not isinstance(queue, int):
+            queue = yield queue
+        got = env.now
+        if hold:
+            yield env.timeout(fixed)
+        moving = env.now
+        self._rate(+1)
+        yield env.timeout(max(0.0, nbytes) / bw.cap)
+        self._rate(-1)
+        self.queues.give_back(queue)
+        trigger = (got, moving) if hold else (start, asked)
+        return Phases(queue, start, trigger, (asked, got), got if hold else moving, moving,
+                      env.now)
+
+    def _rate(self, step):
+        self.moving_now += step
+        if self.bandwidth.on_change is not None:
+            self.bandwidth.on_change(self.moving_now * self.bandwidth.cap)
+
+
+def _timeline(timing):
+    """The spans, and each counter as the trace draws it: the level after each instant."""
+    counters = {}
+    for name, t, value in timing.counters:
+        counters.setdefault(name, []).append((t, value))
+    drawn = {name: [(t, list(g)[-1][1]) for t, g in groupby(changes, key=lambda c: c[0])]
+             for name, changes in counters.items()}
+    return [(s.track, s.name, s.cat, s.start_ns, s.end_ns, s.args) for s in timing.spans], drawn
+
+
+@settings(max_examples=30)
+@given(workloads(kernels=("tcm",)), st.integers(1, 3), st.booleans())
+def test_a_planned_transfer_is_timed_as_the_phase_by_phase_simulation_to_the_bit(w, queues,
+                                                                                 hold):
+    result = run(w.options(overrides=[f"dma_queues={queues}",
+                                      f"dma_fixed_holds_queue={str(hold).lower()}"]))
+    traces, config = result.functional.traces, result.config
+    planned = EngineModel(config, record_timeline=True).run(traces)
+    with mock.patch.object(engine_module, "dma_system_class", lambda config: _PhaseByPhase):
+        reference = EngineModel(config, record_timeline=True).run(traces)
+    assert _figures(planned) == _figures(reference)
+    assert _timeline(planned) == _timeline(reference)
+
+
+class _Logged(SharedQueues):
+    """The shared queues, keeping every transfer's phases."""
+    log: list = []
+
+    def plan(self, core, nbytes):
+        phases = super().plan(core, nbytes)
+        self.log.append(phases)
+        return phases
+
+
+def _queue_phases(w, queues, hold) -> list[Phases]:
+    result = run(w.options(overrides=[f"dma_queues={queues}",
+                                      f"dma_fixed_holds_queue={str(hold).lower()}"]))
+    _Logged.log = []
+    with mock.patch.object(engine_module, "dma_system_class", lambda config: _Logged):
+        EngineModel(result.config, record_timeline=False).run(result.functional.traces)
+    return _Logged.log
+
+
+QUEUE_CONTENTION = (workloads(kernels=("multicore",)), st.integers(1, 3), st.booleans())
+
+
+@settings(max_examples=30)
+@given(*QUEUE_CONTENTION)
+def test_a_queue_carries_one_transfer_at_a_time(w, queues, hold):
+    log = _queue_phases(w, queues, hold)
+    for q in range(queues):
+        held = sorted((p.held, p.end) for p in log if p.channel == q)
+        assert all(a[1] <= b[0] for a, b in zip(held, held[1:]))
+
+
+@settings(max_examples=30)
+@given(*QUEUE_CONTENTION)
+def test_queues_are_granted_first_come_first_served(w, queues, hold):
+    log = sorted(_queue_phases(w, queues, hold), key=lambda p: p.wait[0])
+    for a, b in zip(log, log[1:]):
+        if a.wait[0] < b.wait[0]:
+            assert a.wait[1] <= b.wait[1]
+
+
+@settings(max_examples=30)
+@given(*QUEUE_CONTENTION)
+def test_no_queue_idles_while_a_transfer_waits_for_one(w, queues, hold):
+    log = _queue_phases(w, queues, hold)
+    for p in log:
+        asked, got = p.wait
+        if got > asked:   # every queue busy from asked until got
+            for q in range(queues):
+                covered = asked
+                for held, end in sorted((o.held, o.end) for o in log if o.channel == q):
+                    if held <= covered < end:
+                        covered = end
+                assert covered >= got
+
+
+def _events_needed(timing) -> int:
+    return sum(c.transfers + c.loop_calls for c in timing.cores)
+
+
+def test_a_transfer_costs_one_event_where_bandwidth_never_binds():
+    result = run(RunOptions(kernel=TCM, shape=(32, 4096), timeline=True))
+    assert result.timing.events <= 1.1 * _events_needed(result.timing)
+
+
+def test_a_transfer_waiting_for_a_queue_still_costs_one_event():
+    result = run(RunOptions(kernel=MULTICORE, shape=(32, 4096), cores=8,
+                            overrides=["dma_queues=2"], timeline=True))
+    assert sum(c.phases["wait"] for c in result.timing.cores) > 0
+    assert result.timing.events <= 1.1 * _events_needed(result.timing)

@@ -18,7 +18,7 @@ class SharedBandwidth:
         # When even the most transfers that can be in flight at once cannot draw more than
         # the total, nobody is ever re-rated: each transfer is one fixed-length timeout.
         self.never_binds = max_flows is not None and max_flows * flow_cap_bytes_per_ns <= total_bytes_per_ns
-        self.in_flight = 0
+        self.booked: list[tuple[float, int]] = []   # (time, +1 start / -1 end)
         self.total = total_bytes_per_ns
         self.cap = flow_cap_bytes_per_ns
         self.flows: list[list] = []   # [remaining bytes, completion event], in arrival order
@@ -33,9 +33,8 @@ class SharedBandwidth:
         return min(self.cap, self.total / n) if n else 0.0
 
     def transfer(self, nbytes: float) -> simpy.Event:
-        """An event that fires when ``nbytes`` have moved."""
-        if self.never_binds:
-            return self._uncontended(nbytes)
+        """An event that fires when ``nbytes`` have moved (when bandwidth can bind: else
+        each transfer's end is known when it is issued, and only ``book``-ed)."""
         self._advance()
         done = self.env.event()
         if nbytes <= 0:
@@ -45,17 +44,20 @@ class SharedBandwidth:
         self._schedule()
         return done
 
-    def _uncontended(self, nbytes: float) -> simpy.Event:
-        timer = self.env.timeout(max(0.0, nbytes) / self.cap)
+    def book(self, start: float, end: float) -> None:
+        """A transfer moving data at the full per-queue rate from ``start`` to ``end``
+        (``never_binds``), kept for the bandwidth counter (``booked_changes``)."""
         if self.on_change is not None:
-            self.in_flight += 1
-            self.on_change(self.in_flight * self.cap)
-            timer.callbacks.append(self._uncontended_done)
-        return timer
+            self.booked += ((start, 1), (end, -1))
 
-    def _uncontended_done(self, _event) -> None:
-        self.in_flight -= 1
-        self.on_change(self.in_flight * self.cap)
+    def booked_changes(self) -> list[tuple[float, float]]:
+        """(time, total rate drawn after the change) for every booked start and end, in
+        time order: what ``on_change`` would have been told as they happened."""
+        changes, in_flight = [], 0
+        for t, step in sorted(self.booked, key=lambda change: change[0]):
+            in_flight += step
+            changes.append((t, in_flight * self.cap))
+        return changes
 
     def _advance(self) -> None:
         now = self.env.now

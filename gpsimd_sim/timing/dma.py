@@ -12,8 +12,11 @@ preset picks the organisation with ``dma.organisation``:
 
 A system records each transfer's phases (fixed cost, wait for a channel, data movement);
 the engine adds them to the core's time and the trace draws them, so no one re-derives
-them. Adding an organisation: subclass ``DmaSystem``, register it in ``ORGANISATIONS``,
-name it in a preset (docs/architecture.md).
+them. Where device-memory bandwidth never binds, a transfer's every phase is known when it
+is issued (``plan``), and it costs the simulation one event, its end; where bandwidth is
+shared, its speed depends on transfers not yet issued, and it is simulated phase by phase
+(``shared_transfer``). Adding an organisation: subclass ``DmaSystem``, give it both,
+register it in ``ORGANISATIONS``, name it in a preset (docs/architecture.md).
 """
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ import simpy
 
 from ..config.hardware import HardwareConfig
 from .bandwidth import SharedBandwidth
-from .queues import QueuePool
+from .events import At
+from .queues import QueueBook, QueuePool
 
 
 @dataclass(slots=True)
@@ -101,6 +105,24 @@ class DmaSystem:
 
     def transfer(self, core: int, nbytes: int):
         """A SimPy process body: move ``nbytes`` for ``core``; returns its ``Phases``."""
+        if self.bandwidth.never_binds:
+            return self._planned(core, nbytes)
+        return self.shared_transfer(core, nbytes)
+
+    def _planned(self, core: int, nbytes: int):
+        phases = self.plan(core, nbytes)
+        self.bandwidth.book(phases.moving, phases.end)
+        yield At(self.env, phases.end)
+        return phases
+
+    def plan(self, core: int, nbytes: int) -> Phases:
+        """The phases of a transfer issued now, when bandwidth never binds. The times are
+        the sums the phase-by-phase simulation makes (each ``now + delay``), so the two
+        agree to the last bit."""
+        raise NotImplementedError
+
+    def shared_transfer(self, core: int, nbytes: int):
+        """The transfer phase by phase, sharing device-memory bandwidth (a process body)."""
         raise NotImplementedError
 
 
@@ -113,7 +135,8 @@ class SharedQueues(DmaSystem):
 
     def __init__(self, env, config, ncores, on_rate=None):
         super().__init__(env, config, ncores, on_rate)
-        self.queues = QueuePool(env, config.dma.dma_queues)
+        self.queues = (QueueBook(config.dma.dma_queues) if self.bandwidth.never_binds
+                       else QueuePool(env, config.dma.dma_queues))
         self.hold = config.dma.dma_fixed_holds_queue
 
     @classmethod
@@ -130,7 +153,18 @@ class SharedQueues(DmaSystem):
         return (f"at most {n} of the {config.dma.dma_queues} DMA queues in use at once: each "
                 f"core waits for its own transfer; queues are handed out in rotation")
 
-    def transfer(self, core: int, nbytes: int):
+    def plan(self, core: int, nbytes: int) -> Phases:
+        fixed, hold = self.fixed_ns, self.hold
+        start = self.env.now
+        asked = start if hold else start + fixed
+        queue, got = self.queues.take(asked)
+        moving = got + fixed if hold else got
+        end = moving + max(0.0, nbytes) / self.bandwidth.cap
+        self.queues.give_back(queue, end)
+        trigger = (got, moving) if hold else (start, asked)
+        return Phases(queue, start, trigger, (asked, got), got if hold else moving, moving, end)
+
+    def shared_transfer(self, core: int, nbytes: int):
         env, fixed = self.env, self.fixed_ns
         start = env.now
         if not self.hold:
@@ -169,7 +203,13 @@ class PerCoreEngines(DmaSystem):
     def describe(cls, config, ncores):
         return f"{ncores} integrated DMA engine{'s' if ncores != 1 else ''}, one per core"
 
-    def transfer(self, core: int, nbytes: int):
+    def plan(self, core: int, nbytes: int) -> Phases:
+        start = self.env.now
+        moving = start + self.fixed_ns
+        end = moving + max(0.0, nbytes) / self.bandwidth.cap
+        return Phases(core, start, (start, moving), (moving, moving), moving, moving, end)
+
+    def shared_transfer(self, core: int, nbytes: int):
         env = self.env
         start = env.now
         yield env.timeout(self.fixed_ns)

@@ -167,6 +167,9 @@ class EngineModel:
         for tr, t in zip(traces, timings):
             self.env.process(self.replay(tr, t))
         self.env.run()
+        if self.timeline:   # transfers planned when issued told the counter nothing yet
+            self.counters += [("hbm_bytes_per_ns", t, rate)
+                              for t, rate in self.dma.bandwidth.booked_changes()]
         end = max((t.end_ns for t in timings), default=0.0)
         return TimingResult(end, timings, self.spans, self.instants, self.counters,
                             events_scheduled(self.env), system)

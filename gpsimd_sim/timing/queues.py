@@ -1,13 +1,19 @@
-"""The DMA queues the GPSIMD cores share: a free list, and cores waiting in FIFO order.
+"""The DMA queues the GPSIMD cores share, handed out first come, first served.
 
-A free queue is taken at once, without a simulation event; only a core that must wait for
-one gets an event, fired when a queue is given back. Free queues are handed out in the order
-they were returned (rotation), which spreads transfers over the queues as hardware
-round-robin would.
+Free queues are handed out in the order they were returned (rotation), which spreads
+transfers over the queues as hardware round-robin would; a core that finds none waits, in
+FIFO order, for the next one returned. Two books keep this:
+
+- ``QueueBook``, when every transfer's end is known as it is issued (device-memory
+  bandwidth never binds): each queue's next free time is booked at once, so a transfer's
+  wait needs no simulation event at all;
+- ``QueuePool``, when transfers share bandwidth (an end is known only when it happens): a
+  free list, and an event for a core that must wait, fired when a queue is given back.
 """
 from __future__ import annotations
 
 from collections import deque
+from heapq import heappop, heappush
 
 import simpy
 
@@ -31,3 +37,27 @@ class QueuePool:
             self.waiting.popleft().succeed(queue)
         else:
             self.free.append(queue)
+
+
+class QueueBook:
+    """The queues as a book of when each is next free, for transfers whose ends are known
+    when they are issued.
+
+    Exactly ``QueuePool``'s first-come-first-served rotation: transfers are issued in the
+    order they ask for a queue (the trigger cost is the same for all), the queue free
+    longest is the one at the head of the pool's free list, and a waiting transfer gets the
+    first queue returned. Ties go to the queue returned first, as the pool's do.
+    """
+
+    def __init__(self, count: int):
+        self.free_at = [(0.0, k, k) for k in range(count)]  # (free from, order returned, id)
+        self.returned = count
+
+    def take(self, asked: float) -> tuple[int, float]:
+        """The queue a transfer asking at ``asked`` gets, and when it gets it."""
+        free_from, _, queue = heappop(self.free_at)
+        return queue, (asked if free_from <= asked else free_from)
+
+    def give_back(self, queue: int, at: float) -> None:
+        heappush(self.free_at, (at, self.returned, queue))
+        self.returned += 1
