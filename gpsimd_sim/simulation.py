@@ -80,6 +80,7 @@ class RunResult:
     wall_s: float
     args: list = field(default_factory=list)
     buffer_size: int | None = None
+    arg_digests: list | None = None   # tensor_digest of each argument (None: a scalar)
 
     @property
     def simulated_ns(self) -> float:
@@ -127,7 +128,7 @@ class RunResult:
             "shape": list(o.shape),
             "dtype": o.dtype,
             "seed": o.seed,
-            "inputs": describe_args(k.params, self.args),
+            "inputs": describe_args(k.params, self.args, self.arg_digests),
             "buffer_size": self.buffer_size,
             "caveat": cfg.caveat or None,
             "simulated_ns": t.simulated_ns,
@@ -163,14 +164,25 @@ class RunResult:
         }
 
 
-def describe_args(params, args) -> list[dict]:
+def tensor_digest(a: np.ndarray) -> str:
+    """A tensor's content hash (blake2b, 8 bytes, hex): equal contents, equal hashes."""
+    return hashlib.blake2b(np.ascontiguousarray(a).view(np.uint8).reshape(-1),
+                           digest_size=8).hexdigest()
+
+
+def arg_digests(args: list) -> list[str | None]:
+    """``tensor_digest`` of each array argument, None for a scalar: hashed once per run
+    (a GiB of input takes a second), for the functional cache and the result."""
+    return [tensor_digest(a) if isinstance(a, np.ndarray) else None for a in args]
+
+
+def describe_args(params, args, digests: list | None = None) -> list[dict]:
     """Each argument as the result records it: a tensor's shape, dtype and content hash
     (equal inputs, equal hashes, however they were given); a scalar's value."""
     out = []
-    for p, a in zip(params, args):
+    for k, (p, a) in enumerate(zip(params, args)):
         if p.is_tensor:
-            digest = hashlib.blake2b(np.ascontiguousarray(a).view(np.uint8).reshape(-1),
-                                     digest_size=8).hexdigest()
+            digest = digests[k] if digests is not None else tensor_digest(a)
             out.append({"name": p.name, "kind": "tensor", "shape": list(a.shape),
                         "dtype": dtype_name(a.dtype), "blake2b": digest})
         else:
@@ -226,22 +238,19 @@ def _functional(kernel, args, plan: ExecPlan, rtol, atol, options: RunOptions
     return result
 
 
-def _functional_cached(kernel, args, plan: ExecPlan, rtol, atol, options) -> FunctionalResult:
+def _functional_cached(kernel, args, plan: ExecPlan, rtol, atol, options,
+                       digests: list) -> FunctionalResult:
     """The functional stage, reused when nothing it depends on changed.
 
     What a kernel does does not depend on timing parameters, so calibration and sweeps over
     clock, bandwidth or costs replay the same records instead of recomputing them.
+    ``digests``: ``arg_digests(args)``.
     """
-    digest = hashlib.blake2b(digest_size=16)
-    for a in args:
-        if isinstance(a, np.ndarray):
-            digest.update(str((a.shape, a.dtype.str)).encode())
-            digest.update(np.ascontiguousarray(a).view(np.uint8).reshape(-1).data)
-        else:
-            digest.update(repr((type(a).__name__, a)).encode())
+    inputs = tuple((a.shape, a.dtype.str, d) if d is not None else (type(a).__name__, repr(a))
+                   for a, d in zip(args, digests))
     key = (getattr(kernel, "filename", kernel.path), getattr(kernel, "source_hash", ""),
            id(kernel.fn) if hasattr(kernel, "fn") else kernel.name, kernel.name, plan,
-           rtol, atol, digest.hexdigest())
+           rtol, atol, inputs)
     hit = _FUNCTIONAL_CACHE.get(key)
     if hit is not None:
         _FUNCTIONAL_CACHE.move_to_end(key)
@@ -283,7 +292,9 @@ def _simulate_loaded(kernel, args, config, provenance, options) -> RunResult:
         config, cores, buffer_size=options.buffer_size,
         limits=Limits(options.max_steps, options.max_iterations), timeout_s=options.timeout_s,
         core_order=tuple(options.core_order) if options.core_order else None)
-    functional = _functional_cached(kernel, args, plan, options.rtol, options.atol, options)
+    digests = arg_digests(args)
+    functional = _functional_cached(kernel, args, plan, options.rtol, options.atol, options,
+                                    digests)
     timing = simulate_timing(functional.traces, config, record_timeline=options.timeline)
     if not np.isfinite(timing.simulated_ns):
         raise SimulationLimit(f"{kernel.path}: the simulated time is not finite "
@@ -294,7 +305,7 @@ def _simulate_loaded(kernel, args, config, provenance, options) -> RunResult:
             raise SimulationLimit(f"{kernel.path}: simulated {cycles:.0f} cycles, more than "
                                   f"--max-cycles {options.max_cycles:g}")
     return RunResult(kernel, options, config, provenance, cores, functional, timing,
-                     time.perf_counter() - start, list(args), buffer_size)
+                     time.perf_counter() - start, list(args), buffer_size, digests)
 
 
 def kernel_entry_check(kernel, buffer_size: int | None) -> None:

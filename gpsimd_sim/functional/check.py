@@ -21,9 +21,7 @@ TOLERANCES = {"float32": (1e-5, 1e-6), "float16": (1e-3, 1e-3), "bfloat16": (1e-
 
 def relu(x: np.ndarray) -> np.ndarray:
     """The tutorial's operator, ``x > 0 ? x : 0`` in x's dtype (NaN and -0 give +0)."""
-    out = np.zeros_like(x)
-    np.copyto(out, x, where=x > 0)
-    return out
+    return np.where(x > 0, x, x.dtype.type(0))   # one pass (zeros_like then copyto: two)
 
 
 REFERENCES = {"relu": relu}   # built-in references, by the name @kernel(reference=...) gives
