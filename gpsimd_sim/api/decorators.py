@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import KernelFault, SimulationLimit
+from ..loops.language import INT64_MAX
 from ..records import OP_CLASSES, Compute, ElementRun
 from .. import wall_clock
 from ..wall_clock import alarm_paused
@@ -83,9 +84,18 @@ def loop(fn):
         for k in plan.elem:
             arrays[k] = args[k]._array
         limit = ctx.limits.max_iterations - ctx.iterations
+        budget = limit if 0 < limit <= INT64_MAX else (0 if limit <= 0 else INT64_MAX)
+        direct = plan.direct
+        if direct is not None:   # the arrays must have the types numba was first given
+            for k, dtype, ndim in direct[1]:
+                a = arrays[k]
+                if a.dtype is not dtype or a.ndim != ndim:
+                    direct = None
+                    break
         wall_clock.native = True     # an alarm now is kept until the compiled code returns
         try:
-            counts = compiled.run_counts(arrays, limit if limit > 0 else 0)
+            counts = (compiled.run_counts(arrays, budget) if direct is None
+                      else compiled.run_direct(direct[0], arrays, budget))
         finally:
             wall_clock.native = False
         if wall_clock.expired:
@@ -100,7 +110,7 @@ class _Plan:
     """For one signature of argument types: which arguments are TCM buffers, element
     accessors and arrays (scalars pass as they are: ``CompiledLoop`` normalises them)."""
 
-    __slots__ = ("tcm", "elem", "tcm_like", "arrays", "end", "last")
+    __slots__ = ("tcm", "elem", "tcm_like", "arrays", "end", "last", "direct", "memo")
 
     def __init__(self, kinds: list[str]):
         self.tcm = tuple(k for k, kind in enumerate(kinds) if kind == "tcm")
@@ -109,6 +119,11 @@ class _Plan:
         self.arrays = tuple(k for k, kind in enumerate(kinds) if kind != "scalar")
         self.end = N_OPS + 2 * len(kinds)   # the first error slot of the counts
         self.last = None   # (counts, line, width, core context, the Compute record made)
+        self.direct = None  # CompiledLoop.direct of the first call's arguments
+        self.memo = None    # (core context, {(counts, line, width): Compute record})
+
+
+_MEMO_RECORDS = 4096   # different records kept per loop and core (the rest are made anew)
 
 
 def _slow_call(ctx, compiled, args, plans):
@@ -122,12 +137,23 @@ def _slow_call(ctx, compiled, args, plans):
         counts = compiled.run_counts(arrays, max(limit, 0))
     _record(ctx, compiled, plan, args, arrays, counts, ctx.line() if ctx else 0)
     if ctx is not None:
+        plan.direct = compiled.direct(arrays)
         plans[tuple(map(type, args))] = plan
 
 
 def _record(ctx, compiled, plan, args, arrays, counts, line) -> None:
     """Raise the run's fault, if any; else (inside a kernel) record its counted work: a
     Compute record, and an ElementRun for accessor traffic."""
+    # the widest element the loop works on: it sets the SIMD lanes
+    width = max([arrays[k].itemsize for k in plan.arrays]) if plan.arrays else 4
+    last = plan.last
+    if last is not None and last[0] == counts and last[1] == line and last[2] == width \
+            and last[3] is ctx and not plan.elem:
+        # the same work as the last call (which did not fault) again: the same immutable
+        # record, which timing and reports then cost once (issue 14)
+        ctx.iterations += counts[0]
+        ctx.emit(last[4])
+        return
     if counts[plan.end] != 0:         # an error kind: the loop faulted
         raise _loop_fault(ctx, compiled, compiled.result(counts, arrays).error, args)
     for k in plan.elem:
@@ -142,18 +168,22 @@ def _record(ctx, compiled, plan, args, arrays, counts, line) -> None:
     for k in plan.tcm_like:
         tcm_loads += counts[N_OPS + 2 * k]
         tcm_stores += counts[N_OPS + 2 * k + 1]
-    # the widest element the loop works on: it sets the SIMD lanes
-    width = max([arrays[k].itemsize for k in plan.arrays]) if plan.arrays else 4
-    last = plan.last
-    if last is not None and last[0] == counts and last[1] == line and last[2] == width \
-            and last[3] is ctx:
-        record = last[4]   # the same work again: the same (immutable) record, which
-    else:                  # timing and reports then cost once (issue 14)
+    # Calls that did the same work share one record (immutable): data-dependent loops
+    # (a ReLU's loads depend on the signs) do a few dozen different amounts of work over
+    # thousands of calls, and timing and reports cost each record once (issue 14).
+    memo = plan.memo
+    if memo is None or memo[0] is not ctx:
+        memo = plan.memo = (ctx, {})
+    key = (tuple(counts), line, width)
+    record = memo[1].get(key)
+    if record is None:
         # a loop that reads device memory one accessor call at a time cannot use the SIMD
         # lanes: not vectorisable
         record = Compute(dict(zip(OP_CLASSES, counts)), tcm_loads, tcm_stores, width,
                          compiled.name, line, not plan.elem)
-        plan.last = (counts, line, width, ctx, record)
+        if len(memo[1]) < _MEMO_RECORDS:
+            memo[1][key] = record
+    plan.last = (counts, line, width, ctx, record)
     ctx.emit(record)
     if plan.elem:
         reads = sum([counts[N_OPS + 2 * k] for k in plan.elem])

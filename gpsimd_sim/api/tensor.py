@@ -225,34 +225,40 @@ class TcmAccessor:
         return ctx, array, offset, n
 
     def _fast(self, ctx, buffer, offset, n):
-        """The buffer's memory when every check passes at a glance, else None (then
-        ``_span`` checks one by one and names the fault)."""
+        """The buffer's memory and the tensor's flat data when every check passes at a
+        glance, else None (then ``_span`` checks one by one and names the fault)."""
         t = self.tensor
         if (type(buffer) is TcmBuffer and ctx is not None and not buffer.freed
                 and buffer.core == ctx.core_id and type(offset) is int and type(n) is int
-                and 0 <= offset and 0 <= n and offset + n <= t._storage.size):
+                and 0 <= offset and 0 <= n):
+            flat = t._flat if t._flat is not None else t.flat()
             array = buffer._array
-            if n <= array.shape[0] and array.dtype is t._storage.dtype:
-                return array
+            if (offset + n <= flat.shape[0] and n <= array.shape[0]
+                    and array.dtype is flat.dtype):
+                return array, flat
         return None
 
     def tensor_to_tcm(self, buffer: TcmBuffer, offset: int, n: int) -> None:
         """Copy ``n`` elements of the flat tensor from ``offset`` into ``buffer``."""
         ctx = _current.get()
-        array = self._fast(ctx, buffer, offset, n)
-        if array is None:
+        fast = self._fast(ctx, buffer, offset, n)
+        if fast is None:
             ctx, array, offset, n = self._span("tensor_to_tcm", buffer, offset, n)
-        t = self.tensor
-        array[:n] = t.flat()[offset:offset + n]
-        ctx.emit(Dma("to_tcm", t.name, offset, n, n * array.itemsize, buffer.id,
-                     buffer.offset, ctx.line_at(sys._getframe(1))))
+            fast = array, self.tensor.flat()
+        array, flat = fast
+        array[:n] = flat[offset:offset + n]
+        # a record is a tuple: tuple.__new__ spares the NamedTuple's Python-level __new__
+        ctx.emit(_new(Dma, ("to_tcm", self.tensor.name, offset, n, n * array.itemsize,
+                            buffer.id, buffer.offset, ctx.line_at(sys._getframe(1)))))
 
     def tcm_to_tensor(self, buffer: TcmBuffer, offset: int, n: int) -> None:
         """Copy ``n`` elements of ``buffer`` into the flat tensor at ``offset``."""
         ctx = _current.get()
-        array = self._fast(ctx, buffer, offset, n)
-        if array is None:
+        fast = self._fast(ctx, buffer, offset, n)
+        if fast is None:
             ctx, array, offset, n = self._span("tcm_to_tensor", buffer, offset, n)
+            fast = array, self.tensor.flat()
+        array, flat = fast
         t = self.tensor
         if t.const:
             raise ctx.fault(f"tcm_to_tensor into const input tensor {t.name} (C++: "
@@ -260,9 +266,12 @@ class TcmAccessor:
         line = ctx.line_at(sys._getframe(1))
         if ctx.multicore:
             claim(ctx, t, offset, n, line)
-        t.flat()[offset:offset + n] = array[:n]
-        ctx.emit(Dma("to_tensor", t.name, offset, n, n * array.itemsize, buffer.id,
-                     buffer.offset, line))
+        flat[offset:offset + n] = array[:n]
+        ctx.emit(_new(Dma, ("to_tensor", t.name, offset, n, n * array.itemsize, buffer.id,
+                            buffer.offset, line)))
+
+
+_new = tuple.__new__
 
 
 def claim(ctx, t: Tensor, offset: int, n: int, line: int = 0) -> None:

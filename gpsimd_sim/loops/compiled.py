@@ -77,6 +77,9 @@ def _signature(args: tuple) -> tuple:
     return tuple([(a.dtype.num, a.ndim) if type(a) is _ndarray else type(a) for a in args])
 
 
+_INT64 = np.dtype(np.int64)
+
+
 def _half_view(a: np.ndarray) -> np.ndarray:
     return a.view(np.uint16)
 
@@ -147,6 +150,23 @@ class CompiledLoop:
             variant.dispatcher(*call_args, counts, budget)
         except _numba_error_type() as exc:     # typing/lowering failed for these types
             raise self._numba_error(exc, variant) from exc
+        return counts.tolist()
+
+    def direct(self, args: tuple) -> tuple | None:
+        """After a ``run_counts(args)``: the numba dispatcher later calls with arguments of
+        the same types may call through ``run_direct``, and what each array must match
+        to do so ((position, dtype, ndim) triples); None when calls need ``run_counts``
+        (float16 views, scalars to normalise, frozen globals to re-read)."""
+        plan = self._plans.get(_signature(args))
+        if plan is None or plan.convert is not None or plan.variant is None:
+            return None
+        guards = tuple((k, a.dtype, a.ndim) for k, a in enumerate(args) if type(a) is _ndarray)
+        return plan.variant.dispatcher, guards
+
+    def run_direct(self, dispatcher, args, budget: int) -> list[int]:
+        """``run_counts`` through a dispatcher from ``direct``, for a budget in [0, 2**63)."""
+        counts = np.zeros(self._n_slots, dtype=_INT64)
+        dispatcher(*args, counts, budget)
         return counts.tolist()
 
     def result(self, counts: list[int], args: tuple) -> LoopResult:

@@ -28,7 +28,7 @@ def scan(trace: CoreTrace, config: HardwareConfig) -> tuple[Demand, float, Tally
         return hit[1]
     d, t, fixed = Demand(), Tally(), 0.0
     handlers = HANDLERS
-    prev = prev_demand = prev_fixed = None
+    seen = {}   # id -> (demand, fixed) of Compute records met before: loops share them
     dma_fixed = config.dma.dma_fixed_ns
     for r in trace.records:
         cls = type(r)
@@ -39,11 +39,12 @@ def scan(trace: CoreTrace, config: HardwareConfig) -> tuple[Demand, float, Tally
             t["dma_bytes"] += r.nbytes
             continue
         h = handlers[cls]
-        if cls is Compute:   # the same record again (a loop's identical calls): reused
-            if r is not prev:
-                prev, prev_demand, prev_fixed = r, h.peak_work(r, config), h.fixed_ns(r, config)
-            d.work_cycles += prev_demand
-            fixed += prev_fixed
+        if cls is Compute:   # a loop's calls that did the same work share one record
+            costs_of = seen.get(id(r))
+            if costs_of is None:
+                costs_of = seen[id(r)] = (h.peak_work(r, config), h.fixed_ns(r, config))
+            d.work_cycles += costs_of[0]
+            fixed += costs_of[1]
             continue
         h.demand(r, config, d)
         fixed += h.fixed_ns(r, config)

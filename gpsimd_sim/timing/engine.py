@@ -135,6 +135,7 @@ class EngineModel:
         track = ("core", trace.core)
         tcm_in_use = 0
         parts = t.parts
+        delays = {}   # id -> delay of records met before (as in closed_form)
         for rec in trace.records:
             h = HANDLERS[type(rec)]
             if h.instant:
@@ -146,7 +147,10 @@ class EngineModel:
                 if timeline:
                     self.instants.append(Instant(trace.core, h.label(rec), env.now, h.args(rec)))
                 continue
-            dt = h.delay(rec, config)
+            key = id(rec)
+            dt = delays.get(key, delays)
+            if dt is delays:
+                dt = delays[key] = h.delay(rec, config)
             if dt is not None:
                 yield env.timeout(dt)
                 parts[h.category] += dt
@@ -197,7 +201,7 @@ def closed_form(traces: list[CoreTrace], config: HardwareConfig) -> TimingResult
         parts, phases = t.parts, t.phases
         now = 0.0
         calls = transfers = nbytes_all = fill_transfers = fill_bytes = 0
-        prev = prev_dt = None
+        delays = {}   # id -> delay of records met before: loops share equal records
         dma_fixed = dma_transfer = 0.0   # parts of the non-fill transfers (none waits)
         for rec in tr.records:
             cls = type(rec)
@@ -215,9 +219,12 @@ def closed_form(traces: list[CoreTrace], config: HardwareConfig) -> TimingResult
             h = HANDLERS[cls]
             if h.instant:
                 continue
-            # a record repeated as the same object (a loop's identical calls) costs once
-            dt = prev_dt if rec is prev else h.delay(rec, config)
-            prev, prev_dt = rec, dt
+            # a record met again as the same object (a loop's calls that did the same
+            # work share one) costs once
+            key = id(rec)
+            dt = delays.get(key, delays)
+            if dt is delays:
+                dt = delays[key] = h.delay(rec, config)
             if dt is not None:
                 now = now + dt
                 parts[h.category] += dt
