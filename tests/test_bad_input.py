@@ -116,6 +116,13 @@ def test_out_of_bounds_tcm_buffer_access_in_a_loop_names_buffer_index_and_line()
     assert "index [16]" in message  # BUFFER_SIZE = 16: one past the end
 
 
+def test_a_loop_called_with_an_argument_too_many_is_refused_at_its_line():
+    path = f"{TEST_KERNELS}/loop_extra_argument.py"
+    message = one_line_error(gpsimd_run(path, "--shape", "3x5"))
+    assert f"{path}:{line_of(path, 'EXTRA ARGUMENT')}" in message
+    assert "relu_block takes 2 arguments" in message and "3 given" in message
+
+
 def test_two_cores_writing_one_element_is_reported_as_a_race():
     path = f"{TEST_KERNELS}/race_two_cores.py"
     message = one_line_error(gpsimd_run(path, "--shape", "3x5", "--cores", "2"))

@@ -194,6 +194,10 @@ def _record(ctx, compiled, plan, args, arrays, counts, line) -> None:
 
 def _loop_arguments(ctx, compiled, args) -> tuple[list, list[str]]:
     """What numba receives for each argument, and what kind of memory each one is."""
+    # refused as a Python call would be (the first call of each signature comes here)
+    if len(args) != len(compiled.arg_names):
+        raise _fault(ctx, f"@loop {compiled.name} takes {len(compiled.arg_names)} "
+                     f"arguments ({', '.join(compiled.arg_names)}), {len(args)} given")
     arrays, kinds = [], []
     for name, a in zip(compiled.arg_names, args):
         if isinstance(a, TcmBuffer):
