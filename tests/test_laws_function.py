@@ -61,3 +61,29 @@ def test_tcm_kernels_refuse_other_dtypes_with_a_fault_naming_both(kernel, shape,
     with pytest.raises(KernelFault, match=f"is float32, tensor t_in is {dtype}"):
         run(Workload(kernel, shape, dtype=dtype, cores=1 if kernel == "multicore" else None)
             .options())
+
+
+# -- races between cores ---------------------------------------------------------------------
+
+from types import SimpleNamespace  # noqa: E402
+
+from gpsimd_sim.api.tensor import Tensor, claim, find_race  # noqa: E402
+
+WRITES = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 40), st.integers(0, 10),
+                            st.integers(0, 2)), max_size=40)   # (core, offset, count, line)
+
+
+@given(WRITES)
+def test_a_race_is_reported_at_the_lowest_element_two_cores_wrote(writes):
+    t = Tensor(np.zeros(64, np.float32), "t")
+    writers: dict[int, set] = {}
+    for core, offset, n, line in writes:
+        claim(SimpleNamespace(core_id=core, order=core, written=None), t, offset, n, line)
+        for element in range(offset, offset + n):
+            writers.setdefault(element, set()).add(core)
+    shared = [e for e, cores in writers.items() if len(cores) > 1]
+    race = find_race(t, "k.py")
+    if not shared:
+        assert race is None
+    else:
+        assert f"element {min(shared)} written" in str(race)
