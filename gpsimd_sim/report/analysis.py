@@ -30,13 +30,13 @@ def scan(trace: CoreTrace, config: HardwareConfig) -> tuple[Demand, float, Tally
     handlers = HANDLERS
     seen = {}   # id -> (demand, fixed) of Compute records met before: loops share them
     dma_fixed = config.dma.dma_fixed_ns
+    dma_count = dma_bytes = 0   # whole numbers: added to the tallies at the end, exactly
     for r in trace.records:
         cls = type(r)
         if cls is Dma:   # the commonest kind, inline: DmaKind's demand, fixed cost, tally
-            d.dma_bytes += r.nbytes
+            dma_bytes += r.nbytes
             fixed += dma_fixed
-            t["dma_transfers"] += 1
-            t["dma_bytes"] += r.nbytes
+            dma_count += 1
             continue
         h = handlers[cls]
         if cls is Compute:   # a loop's calls that did the same work share one record
@@ -49,6 +49,9 @@ def scan(trace: CoreTrace, config: HardwareConfig) -> tuple[Demand, float, Tally
         h.demand(r, config, d)
         fixed += h.fixed_ns(r, config)
         h.tally(r, t)
+    d.dma_bytes += dma_bytes
+    t["dma_transfers"] += dma_count
+    t["dma_bytes"] += dma_bytes
     trace.__dict__["_scan"] = (config, (d, fixed, t))
     return d, fixed, t
 

@@ -201,43 +201,44 @@ def closed_form(traces: list[CoreTrace], config: HardwareConfig) -> TimingResult
         parts, phases = t.parts, t.phases
         now = 0.0
         calls = transfers = nbytes_all = fill_transfers = fill_bytes = 0
-        delays = {}   # id -> delay of records met before: loops share equal records
+        # a record met again as the same object (a loop's calls that did the same work
+        # share one) is costed once: id -> (instant, delay, category, transfers' bytes)
+        known = {}
         dma_fixed = dma_transfer = 0.0   # parts of the non-fill transfers (none waits)
+        fixed_all = transfer_all = 0.0   # phases of all transfers, fills included
         for rec in tr.records:
-            cls = type(rec)
-            if cls is Dma:   # the commonest kind, inline: DmaKind's one transfer, no fill
+            if type(rec) is Dma:   # the commonest kind, inline: DmaKind's one transfer
                 now = now + fixed
                 moving = now
-                now = now + max(0.0, rec.nbytes) / rate
-                phases["fixed"] += fixed
-                phases["transfer"] += now - moving
+                now = now + rec.nbytes / rate   # a Dma's bytes are never negative
+                fixed_all += fixed
+                transfer_all += now - moving
                 transfers += 1
                 nbytes_all += rec.nbytes
                 dma_fixed += fixed
                 dma_transfer += now - moving
                 continue
-            h = HANDLERS[cls]
-            if h.instant:
+            costs = known.get(id(rec))
+            if costs is None:
+                h = HANDLERS[type(rec)]
+                costs = known[id(rec)] = (True, None, "", ()) if h.instant else (
+                    False, h.delay(rec, config), h.category, tuple(h.chunks(rec, config)))
+            instant, dt, category, chunks = costs
+            if instant:
                 continue
-            # a record met again as the same object (a loop's calls that did the same
-            # work share one) costs once
-            key = id(rec)
-            dt = delays.get(key, delays)
-            if dt is delays:
-                dt = delays[key] = h.delay(rec, config)
             if dt is not None:
                 now = now + dt
-                parts[h.category] += dt
-                if h.category == "compute":
+                parts[category] += dt
+                if category == "compute":
                     calls += 1
-            fills = h.category == "fill"
-            for nbytes in h.chunks(rec, config):
+            fills = category == "fill"
+            for nbytes in chunks:
                 start = now
                 now = now + fixed
                 moving = now
                 now = now + max(0.0, nbytes) / rate
-                phases["fixed"] += fixed
-                phases["transfer"] += now - moving
+                fixed_all += fixed
+                transfer_all += now - moving
                 transfers += 1
                 nbytes_all += nbytes
                 if fills:
@@ -247,6 +248,8 @@ def closed_form(traces: list[CoreTrace], config: HardwareConfig) -> TimingResult
                 else:
                     dma_fixed += fixed
                     dma_transfer += now - moving
+        phases["fixed"] += fixed_all
+        phases["transfer"] += transfer_all
         parts["dma_fixed"] += dma_fixed
         parts["dma_transfer"] += dma_transfer
         t.end_ns, t.loop_calls, t.transfers, t.bytes = now, calls, transfers, nbytes_all
