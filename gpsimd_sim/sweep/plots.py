@@ -15,7 +15,6 @@ import itertools
 import math
 import multiprocessing
 import os
-import signal
 import threading
 from pathlib import Path
 
@@ -210,9 +209,8 @@ def make_plots(spec: SweepSpec, rows: list[dict], out: Path) -> list[Path]:
 
 
 def _child(conn, spec: SweepSpec, out: Path) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent handles Ctrl-C
-    from ..isolation import die_with_parent
-    die_with_parent()                                # no orphan after SIGKILL of the sweep
+    from ..isolation import become_child
+    become_child()   # Ctrl-C is the parent's; gone with it; ends at once on SIGTERM
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
