@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 
-from common import ROOT, median_wall, simulator, wall_once
+from common import ROOT, compile_package, median_wall, simulator, wall_once
 
 RUN = """
 from gpsimd_sim.simulation import RunOptions, run
@@ -70,6 +70,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--members", type=int, default=100)
     args = ap.parse_args()
+    compile_package()   # as an installed copy is
     n = args.members
     plain = median_wall(py(RUN), args.repeat)
     banded = median_wall(py(RUN_BAND.format(members=n)), args.repeat)

@@ -15,7 +15,7 @@ import os
 import statistics
 import tempfile
 
-from common import simulator, wall_once
+from common import compile_package, simulator, wall_once
 
 
 def cli(kernel: str) -> list[str]:
@@ -28,6 +28,7 @@ def main() -> None:
     ap.add_argument("--kernel", default="kernels/cpp/neuron-tcm/relu.cpp")
     ap.add_argument("--python-port", default="kernels/relu_tcm.py")
     args = ap.parse_args()
+    compile_package()   # as an installed copy is
 
     cmd = cli(args.kernel)
     wall_once(cmd)                                   # warms the build cache

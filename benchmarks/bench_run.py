@@ -17,7 +17,7 @@ import argparse
 import statistics
 import time
 
-from common import ROOT, median_wall, simulator
+from common import ROOT, compile_package, median_wall, simulator
 
 KERNELS = ["kernels/relu_elementwise.py", "kernels/relu_tcm.py", "kernels/relu_multicore.py"]
 
@@ -93,6 +93,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
+    compile_package()   # as an installed copy is
     print("1. `run` wall time on [32,4096], warm cache, median of", args.repeat)
     for k in KERNELS:
         print(f"   {k:<32} {wall_of_run(k, args.repeat):.3f} s")
