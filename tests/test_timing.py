@@ -167,10 +167,11 @@ class _PhaseByPhase(SharedQueues):
 
     def __init__(self, env, config, ncores, on_rate=None):
         super().__init__(env, config, ncores, on_rate)
+        self.planned = False
         self.queues = QueuePool(env, config.dma.dma_queues)
         self.moving_now = 0
 
-    def transfer(self, core, nbytes):
+    def shared_transfer(self, core, nbytes):
         env, fixed, hold, bw = self.env, self.fixed_ns, self.hold, self.bandwidth
         start = env.now
         if not hold:

@@ -26,7 +26,6 @@ import simpy
 
 from ..config.hardware import HardwareConfig
 from .bandwidth import SharedBandwidth
-from .events import At
 from .queues import QueueBook, QueuePool
 
 
@@ -62,6 +61,8 @@ class DmaSystem:
         self.bandwidth = SharedBandwidth(env, self.total_bytes_per_ns(config),
                                          config.dma.dma_bytes_per_ns, on_rate,
                                          max_flows=self.channels_in_use(config, ncores))
+        # bandwidth never binds: every transfer's phases are known when it is issued
+        self.planned = self.bandwidth.never_binds
 
     # -- the formulas the bound and the reports share --------------------------------------
     @classmethod
@@ -103,26 +104,16 @@ class DmaSystem:
     def _always_a_channel(cls, config: HardwareConfig, ncores: int) -> bool:
         return True
 
-    def transfer(self, core: int, nbytes: int):
-        """A SimPy process body: move ``nbytes`` for ``core``; returns its ``Phases``."""
-        if self.bandwidth.never_binds:
-            return self._planned(core, nbytes)
-        return self.shared_transfer(core, nbytes)
-
-    def _planned(self, core: int, nbytes: int):
-        phases = self.plan(core, nbytes)
-        self.bandwidth.book(phases.moving, phases.end)
-        yield At(self.env, phases.end)
-        return phases
-
     def plan(self, core: int, nbytes: int) -> Phases:
-        """The phases of a transfer issued now, when bandwidth never binds. The times are
-        the sums the phase-by-phase simulation makes (each ``now + delay``), so the two
-        agree to the last bit."""
+        """The phases of a transfer ``core`` issues now, when ``planned``: the engine then
+        books its data phase (``bandwidth.book``) and waits for one event, at its end. The
+        times are the sums the phase-by-phase simulation makes (each ``now + delay``), so
+        the two agree to the last bit."""
         raise NotImplementedError
 
     def shared_transfer(self, core: int, nbytes: int):
-        """The transfer phase by phase, sharing device-memory bandwidth (a process body)."""
+        """The transfer phase by phase, sharing device-memory bandwidth: a SimPy process
+        body that returns its ``Phases`` (used when not ``planned``)."""
         raise NotImplementedError
 
 
@@ -135,7 +126,7 @@ class SharedQueues(DmaSystem):
 
     def __init__(self, env, config, ncores, on_rate=None):
         super().__init__(env, config, ncores, on_rate)
-        self.queues = (QueueBook(config.dma.dma_queues) if self.bandwidth.never_binds
+        self.queues = (QueueBook(config.dma.dma_queues) if self.planned
                        else QueuePool(env, config.dma.dma_queues))
         self.hold = config.dma.dma_fixed_holds_queue
 

@@ -15,6 +15,7 @@ import simpy
 from ..config.hardware import HardwareConfig
 from ..records import CoreTrace, Dma
 from .dma import DmaSystem, dma_system_class
+from .events import At
 from .kinds import CATEGORIES, HANDLERS
 
 
@@ -89,9 +90,8 @@ class EngineModel:
     def _bandwidth_counter(self, total_rate: float) -> None:
         self.counters.append(("hbm_bytes_per_ns", self.env.now, total_rate))
 
-    def _transfer(self, t: CoreTiming, nbytes: int, h, rec, fills: bool):
-        """One DMA transfer a core issues and blocks on."""
-        phases = yield from self.dma.transfer(t.core, nbytes)
+    def _book(self, t: CoreTiming, nbytes: int, h, rec, fills: bool, phases) -> None:
+        """A finished transfer's phases into its core's time (and the timeline)."""
         fixed = self.dma.fixed_ns
         wait = phases.wait[1] - phases.wait[0]
         moving = phases.end - phases.moving
@@ -136,6 +136,9 @@ class EngineModel:
         tcm_in_use = 0
         parts = t.parts
         delays = {}   # id -> delay of records met before (as in closed_form)
+        dma = self.dma
+        planned, plan, shared_transfer = dma.planned, dma.plan, dma.shared_transfer
+        book = dma.bandwidth.book
         for rec in trace.records:
             h = HANDLERS[type(rec)]
             if h.instant:
@@ -159,8 +162,14 @@ class EngineModel:
                 if timeline:
                     name, args = h.span(rec)
                     self._span(track, name, h.category, env.now - dt, env.now, args)
-            for nbytes in h.chunks(rec, config):
-                yield from self._transfer(t, nbytes, h, rec, h.category == "fill")
+            for nbytes in h.chunks(rec, config):   # each transfer the core issues, waited for
+                if planned:   # known when issued: one event, at its end
+                    phases = plan(trace.core, nbytes)
+                    book(phases.moving, phases.end)
+                    yield At(env, phases.end)
+                else:
+                    phases = yield from shared_transfer(trace.core, nbytes)
+                self._book(t, nbytes, h, rec, h.category == "fill", phases)
         t.end_ns = env.now
 
     def run(self, traces: list[CoreTrace]) -> TimingResult:
