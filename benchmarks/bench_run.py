@@ -2,7 +2,9 @@
 
 1. Wall time of `python -m gpsimd_sim run KERNEL` on [32,4096] for each tutorial kernel,
    start-up included, with a warm numba cache (median of N runs). Target: < 1.5 s.
-2. Events per second of the timing stage against plain SimPy measured in the same process
+2. The event path's timing stage (8 cores on 2 queues: transfers wait), in the same process
+   as plain SimPy: its wall time, and the rate at which it gets through the events the run
+   needs (one per transfer and compute block) against plain SimPy's rate over as many
    (median of N). Target: at least 30% of plain SimPy's rate.
 3. Wall time of `python -m gpsimd_sim validate`, warm cache (median of N). Target: < 5 s.
 4. Events the event path schedules per event the run needs (one per transfer and per timed
@@ -53,7 +55,9 @@ def simulator_rate() -> tuple[float, int]:
     traces, config = result.functional.traces, result.config
     t0 = time.perf_counter()
     timing = simulate_timing(traces, config, record_timeline=False, events=True)
-    return timing.events / (time.perf_counter() - t0), timing.events
+    stage = time.perf_counter() - t0
+    needed = sum(c.transfers + c.loop_calls for c in timing.cores)
+    return needed / stage, needed, stage, timing.events
 
 
 def closed_form_speedup() -> float:
@@ -97,16 +101,18 @@ def main() -> None:
     print("1. `run` wall time on [32,4096], warm cache, median of", args.repeat)
     for k in KERNELS:
         print(f"   {k:<32} {wall_of_run(k, args.repeat):.3f} s")
-    ratios, sims, plains = [], [], []
+    ratios, sims, plains, stages = [], [], [], []
     for _ in range(args.repeat):
-        sim, events = simulator_rate()
-        plain = plain_simpy_rate(events)
+        sim, needed, stage, events = simulator_rate()
+        plain = plain_simpy_rate(needed)
         sims.append(sim)
         plains.append(plain)
+        stages.append(stage)
         ratios.append(sim / plain)
-    print(f"2. timing stage: {statistics.median(sims):,.0f} events/s over {events:,} events; "
-          f"plain SimPy {statistics.median(plains):,.0f} events/s; "
-          f"ratio {statistics.median(ratios):.2f} (target >= 0.30)")
+    print(f"2. timing stage: {statistics.median(stages):.3f} s, {events:,} events scheduled "
+          f"for {needed:,} needed: {statistics.median(sims):,.0f} needed events/s; plain "
+          f"SimPy {statistics.median(plains):,.0f} events/s; ratio "
+          f"{statistics.median(ratios):.2f} (target >= 0.30)")
     print(f"   closed form {statistics.median(closed_form_speedup() for _ in range(3)):.1f}x "
           "faster than the event path where nothing can contend")
     validate = median_wall(simulator("validate"), args.repeat)

@@ -135,25 +135,31 @@ class EngineModel:
         track = ("core", trace.core)
         tcm_in_use = 0
         parts = t.parts
-        delays = {}   # id -> delay of records met before (as in closed_form)
+        known = {}   # id -> (delay, transfers' bytes) of records met before (as in closed_form)
         dma = self.dma
         planned, plan, shared_transfer = dma.planned, dma.plan, dma.shared_transfer
         book = dma.bandwidth.book
+        dma_kind = HANDLERS[Dma]
         for rec in trace.records:
-            h = HANDLERS[type(rec)]
-            if h.instant:
-                change = h.tcm_change(rec)
-                if change:
-                    tcm_in_use += change
+            if type(rec) is Dma:   # the commonest kind, inline: one transfer, no core time
+                h, dt, chunks = dma_kind, None, (rec.nbytes,)
+            else:
+                h = HANDLERS[type(rec)]
+                if h.instant:
+                    change = h.tcm_change(rec)
+                    if change:
+                        tcm_in_use += change
+                        if timeline:
+                            self.counters.append((f"tcm core {trace.core}", env.now,
+                                                  tcm_in_use))
                     if timeline:
-                        self.counters.append((f"tcm core {trace.core}", env.now, tcm_in_use))
-                if timeline:
-                    self.instants.append(Instant(trace.core, h.label(rec), env.now, h.args(rec)))
-                continue
-            key = id(rec)
-            dt = delays.get(key, delays)
-            if dt is delays:
-                dt = delays[key] = h.delay(rec, config)
+                        self.instants.append(Instant(trace.core, h.label(rec), env.now,
+                                                     h.args(rec)))
+                    continue
+                costs = known.get(id(rec))
+                if costs is None:
+                    costs = known[id(rec)] = (h.delay(rec, config), tuple(h.chunks(rec, config)))
+                dt, chunks = costs
             if dt is not None:
                 yield env.timeout(dt)
                 parts[h.category] += dt
@@ -162,7 +168,7 @@ class EngineModel:
                 if timeline:
                     name, args = h.span(rec)
                     self._span(track, name, h.category, env.now - dt, env.now, args)
-            for nbytes in h.chunks(rec, config):   # each transfer the core issues, waited for
+            for nbytes in chunks:   # each transfer the core issues, waited for
                 if planned:   # known when issued: one event, at its end
                     phases = plan(trace.core, nbytes)
                     book(phases.moving, phases.end)
