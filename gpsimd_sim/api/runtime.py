@@ -28,7 +28,7 @@ class TcmPool:
     Buffers are aligned to the TCM's width (``tcm_width_bytes``: 64 B, one 512-bit line).
     """
 
-    def __init__(self, pool_bytes: int, align: int = 64):
+    def __init__(self, pool_bytes: int, align: int):
         self.ALIGN = align
         self.pool_bytes = pool_bytes
         self.memory = np.zeros(pool_bytes, dtype=np.uint8)
@@ -68,8 +68,8 @@ class CoreContext:
 
     def __init__(self, core_id: int, core_count: int, multicore: bool, tcm_pool_bytes: int,
                  kernel_file: str, dst=None, limits: Limits = Limits(),
-                 display_file: str | None = None, tcm_align: int = 64,
-                 stream_buffer_bytes: int = 4096, fast_streams: int = 4):
+                 display_file: str | None = None, *, tcm_align: int,
+                 stream_buffer_bytes: int, fast_streams: int):
         self.core_id = core_id
         self.order = core_id      # the position of this core in the run order (races)
         self.core_count = core_count

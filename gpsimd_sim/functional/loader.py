@@ -94,8 +94,9 @@ class PythonKernel:
             for position, core in enumerate(order):
                 ctx = runtime.CoreContext(core, plan.cores, self.multicore, plan.tcm_pool_bytes,
                                           self.filename, dst, plan.limits, self.path,
-                                          plan.tcm_align, plan.stream_buffer_bytes,
-                                          plan.fast_streams)
+                                          tcm_align=plan.tcm_align,
+                                          stream_buffer_bytes=plan.stream_buffer_bytes,
+                                          fast_streams=plan.fast_streams)
                 ctx.order = position
                 ctx.written = written
                 runtime.activate(ctx)

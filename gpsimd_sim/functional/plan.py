@@ -20,9 +20,11 @@ class ExecPlan:
     """How to run a kernel: cores, the TCM and stream geometry, constants, limits."""
     cores: int
     tcm_pool_bytes: int
-    tcm_align: int = 64
-    stream_buffer_bytes: int = 4096
-    fast_streams: int = 4
+    # the TCM and stream geometry come from the preset (for_config): no defaults here, so
+    # the preset's declared ones are the only ones
+    tcm_align: int
+    stream_buffer_bytes: int
+    fast_streams: int
     buffer_size: int | None = None
     limits: Limits = Limits()
     timeout_s: float | None = None
