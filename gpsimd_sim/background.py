@@ -11,13 +11,28 @@ import threading
 
 
 class Background:
-    """``fn(*args)`` started now on another thread; ``result()`` waits for it."""
+    """``fn(*args)`` started now on another thread (with ``thread=False``: done now, on
+    this one); ``result()`` waits for it.
 
-    def __init__(self, fn, *args):
+    No thread may be alive when the process forks a child that does not exec (the
+    functional worker, ``isolation.py``): a lock it held would stay held in the child.
+    Callers that fork pass ``thread=False``, and ``wait()`` before giving up on a result.
+    """
+
+    def __init__(self, fn, *args, thread: bool = True):
         self._value = self._error = None
+        self._thread = None
+        if not thread:
+            self._run(fn, args)
+            return
         self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True,
                                         name=f"gpsimd_sim {getattr(fn, '__name__', 'work')}")
         self._thread.start()
+
+    def wait(self) -> None:
+        """Until the work is done (its outcome kept for ``result``)."""
+        if self._thread is not None:
+            self._thread.join()
 
     def _run(self, fn, args) -> None:
         try:
@@ -27,7 +42,7 @@ class Background:
 
     def result(self):
         """The value, or the exception ``fn`` raised, raised here."""
-        self._thread.join()
+        self.wait()
         if self._error is not None:
             raise self._error
         return self._value

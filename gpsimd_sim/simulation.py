@@ -216,6 +216,12 @@ _FUNCTIONAL_CACHE: OrderedDict = OrderedDict()
 _FUNCTIONAL_CACHE_SIZE = 32
 
 
+def in_child(kernel, options: RunOptions) -> bool:
+    """Whether the functional stage runs in a forked child (a user's Python kernel)."""
+    return (options.isolate and kernel.language == "python"
+            and not (kernel.module is not None and is_shipped(kernel.filename)))
+
+
 def _functional(kernel, args, plan: ExecPlan, rtol, atol, options: RunOptions
                 ) -> FunctionalResult:
     """The functional stage, for a user's Python kernel in a child process
@@ -223,8 +229,7 @@ def _functional(kernel, args, plan: ExecPlan, rtol, atol, options: RunOptions
     simulator lives on. A C++ kernel already runs in a process of its own; the project's own
     kernels (kernels/, shipped with the package) run here, sparing the transfer of their
     records (about 4 µs a record: seconds for the largest runs)."""
-    if (not options.isolate or kernel.language != "python"
-            or (kernel.module is not None and is_shipped(kernel.filename))):
+    if not in_child(kernel, options):
         return run_functional(kernel, args, plan, rtol, atol)
     # numba imported once here, not once per child: later children inherit it by fork
     import numba  # noqa: F401, PLC0415
@@ -298,9 +303,14 @@ def _simulate_loaded(kernel, args, config, provenance, options) -> RunResult:
         config, cores, buffer_size=options.buffer_size,
         limits=Limits(options.max_steps, options.max_iterations), timeout_s=options.timeout_s,
         core_order=tuple(options.core_order) if options.core_order else None)
-    digests = Background(arg_digests, args)   # inputs are read-only to the kernel
-    functional = _functional_cached(kernel, args, plan, options.rtol, options.atol, options,
-                                    digests)
+    # hashed beside the functional stage (inputs are read-only to the kernel), unless that
+    # stage forks its child: no thread may be alive then
+    digests = Background(arg_digests, args, thread=not in_child(kernel, options))
+    try:
+        functional = _functional_cached(kernel, args, plan, options.rtol, options.atol,
+                                        options, digests)
+    finally:
+        digests.wait()   # no thread outlives the stage (a later run may fork)
     timing = simulate_timing(functional.traces, config, record_timeline=options.timeline)
     if not np.isfinite(timing.simulated_ns):
         raise SimulationLimit(f"{kernel.path}: the simulated time is not finite "

@@ -123,6 +123,24 @@ def test_a_loop_called_with_an_argument_too_many_is_refused_at_its_line():
     assert "relu_block takes 2 arguments" in message and "3 given" in message
 
 
+def test_a_loop_numba_cannot_type_on_a_later_call_is_named_at_the_loop_in_process():
+    # the second call has the first call's argument types but writes the read-only input
+    path = f"{TEST_KERNELS}/loop_swapped_accessors.py"
+    message = one_line_error(gpsimd_run(path, "--shape", "3x5", "--no-isolate"))
+    assert f"{path}:{line_of(path, 'dst_acc[i][j] =')}" in message
+    assert "numba cannot compile copy_rows" in message
+
+
+def test_a_reference_that_fails_stops_the_run_before_the_kernel_runs(tmp_path):
+    path = f"{TEST_KERNELS}/reference_shape_mismatch.py"
+    marker = tmp_path / "kernel_ran"
+    proc = subprocess.run([sys.executable, "-m", "gpsimd_sim", "run", path, "--shape", "3x5",
+                           "--no-isolate"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "GPSIMD_SIM_TEST_MARKER": str(marker)})
+    assert "the reference of relu_forward returns shape [3, 5]" in one_line_error(proc)
+    assert not marker.exists()
+
+
 def test_two_cores_writing_one_element_is_reported_as_a_race():
     path = f"{TEST_KERNELS}/race_two_cores.py"
     message = one_line_error(gpsimd_run(path, "--shape", "3x5", "--cores", "2"))

@@ -84,6 +84,8 @@ def loop(fn):
         for k in plan.elem:
             arrays[k] = args[k]._array
         limit = ctx.limits.max_iterations - ctx.iterations
+        if type(limit) is not int:   # a float limit from the Python API: numba takes an int
+            limit = int(limit)
         budget = limit if 0 < limit <= INT64_MAX else (0 if limit <= 0 else INT64_MAX)
         direct = plan.direct
         if direct is not None:   # the arrays must have the types numba was first given

@@ -277,21 +277,14 @@ _new = tuple.__new__
 def claim(ctx, t: Tensor, offset: int, n: int, line: int = 0) -> None:
     """Note that this core wrote elements [offset, offset + n) of ``t`` (multicore kernels):
     ``find_race`` checks the writes of every core once the cores have run. Cheap per call:
-    an interval, not a per-element map; a write that carries on where this core's last
-    one from the same line ended (a loop over blocks) extends it, so a core's sweep over
-    its part is one interval and ``find_race`` sorts a handful, not one per block (the
-    elements written, and so the race found, are the same)."""
-    writer = t.writer
-    if writer is None:
-        writer = t.writer = []
+    an interval, not a per-element map. (Intervals are not merged: a race names the line of
+    the other core's write that reaches furthest, which merging would change.)"""
+    if t.writer is None:
+        t.writer = []
         written = getattr(ctx, "written", None)
         if written is not None:
             written.append(t)
-    elif writer[-1][1] == offset and writer[-1][2] == ctx.core_id and writer[-1][3] == line:
-        last = writer[-1]
-        writer[-1] = (last[0], offset + n, last[2], line, last[4])
-        return
-    writer.append((offset, offset + n, ctx.core_id, line, ctx.order))
+    t.writer.append((offset, offset + n, ctx.core_id, line, ctx.order))
 
 
 def find_race(t: Tensor, display: str):

@@ -78,8 +78,8 @@ def entry() -> None:
     teardown would free one by one: 0.2 s after a small run's result is printed, 0.5 s after
     a large one's; the operating system takes the memory back at once. Exit handlers still
     run (the functional worker is stopped), and every file the simulator writes is closed
-    before ``main`` returns. With another thread still alive, the ordinary exit, which
-    waits for it.
+    before ``main`` returns. With another thread still alive (one a user's code started),
+    the ordinary exit.
     """
     code = main()
     if threading.active_count() != 1:

@@ -24,7 +24,9 @@ def relu(x: np.ndarray) -> np.ndarray:
     return np.where(x > 0, x, x.dtype.type(0))   # one pass (zeros_like then copyto: two)
 
 
-REFERENCES = {"relu": relu}   # built-in references, by the name @kernel(reference=...) gives
+# built-in references, by the name @kernel(reference=...) gives: each element-wise on the
+# kernel's one input (so its output has the input's shape)
+REFERENCES = {"relu": relu}
 
 
 def tolerance(dtype, rtol: float | None = None, atol: float | None = None

@@ -153,7 +153,7 @@ class CompiledLoop:
         return counts.tolist()
 
     def direct(self, args: tuple) -> tuple | None:
-        """After a ``run_counts(args)``: the numba dispatcher later calls with arguments of
+        """After a ``run_counts(args)``: the compiled variant later calls with arguments of
         the same types may call through ``run_direct``, and what each array must match
         to do so ((position, dtype, ndim) triples); None when calls need ``run_counts``
         (float16 views, scalars to normalise, frozen globals to re-read)."""
@@ -161,12 +161,15 @@ class CompiledLoop:
         if plan is None or plan.convert is not None or plan.variant is None:
             return None
         guards = tuple((k, a.dtype, a.ndim) for k, a in enumerate(args) if type(a) is _ndarray)
-        return plan.variant.dispatcher, guards
+        return plan.variant, guards
 
-    def run_direct(self, dispatcher, args, budget: int) -> list[int]:
-        """``run_counts`` through a dispatcher from ``direct``, for a budget in [0, 2**63)."""
+    def run_direct(self, variant: _Variant, args, budget: int) -> list[int]:
+        """``run_counts`` through a variant from ``direct``, for a budget in [0, 2**63)."""
         counts = np.zeros(self._n_slots, dtype=_INT64)
-        dispatcher(*args, counts, budget)
+        try:
+            variant.dispatcher(*args, counts, budget)
+        except _numba_error_type() as exc:  # e.g. a read-only array where one was written
+            raise self._numba_error(exc, variant) from exc
         return counts.tolist()
 
     def result(self, counts: list[int], args: tuple) -> LoopResult:
