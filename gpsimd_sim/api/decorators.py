@@ -91,7 +91,7 @@ def loop(fn):
         if direct is not None:   # the arrays must have the types numba was first given
             for k, dtype, ndim in direct[1]:
                 a = arrays[k]
-                if a.dtype is not dtype or a.ndim != ndim:
+                if (a.dtype is not dtype and a.dtype != dtype) or a.ndim != ndim:
                     direct = None
                     break
         wall_clock.native = True     # an alarm now is kept until the compiled code returns
