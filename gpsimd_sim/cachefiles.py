@@ -73,23 +73,36 @@ def read_json(path: Path) -> dict | None:
         return None
 
 
+def replace_atomically(path: Path, dump, binary: bool = False, sync: bool = False,
+                       mode: int | None = None) -> None:
+    """Write ``path`` through ``dump(file)`` into a temporary file beside it, then rename it
+    over ``path``: a reader never sees half a file, and a failure leaves no temporary file.
+    ``sync``: on disk before the rename; ``mode``: its permissions (else mkstemp's 0600)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb" if binary else "w") as fh:
+            dump(fh)
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
 def write_atomic(path: Path, dump, binary: bool = False) -> None:
-    """Write ``path`` through ``dump(file)`` via a temporary file and a rename, so a reader
-    never sees half a file; a cache folder that cannot be written only costs the
-    recomputation next time."""
+    """A cache file through ``dump(file)``, atomically (``replace_atomically``), readable by
+    its owner only; a cache folder that cannot be written only costs the recomputation
+    next time."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb" if binary else "w") as fh:
-                dump(fh)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        replace_atomically(path, dump, binary)
     except OSError:
         pass
 

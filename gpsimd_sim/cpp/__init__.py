@@ -72,7 +72,8 @@ import numpy as np
 from ..errors import ConfigError, KernelFault, KernelLoadError
 from ..records import CoreTrace
 from . import analysis, builder, execute, source
-from .toolchain import build_key, find_compiler, write_atomic
+from ..cachefiles import write_atomic
+from .toolchain import build_key, find_compiler
 
 __all__ = ["load_cpp_kernel", "CppKernel", "CppExecution"]
 # Which files are C++ kernels: frontend.CPP_SUFFIXES (read without importing this package).
@@ -178,7 +179,8 @@ class CppKernel:
             shape = tuple(int(x) for x in fields[3:3 + ndim])
         finally:
             execute.remove_folder(folder)
-        write_atomic(memo, json.dumps({"shape": shape, "dtype": code}))
+        memo_text = json.dumps({"shape": shape, "dtype": code})
+        write_atomic(memo, lambda fh: fh.write(memo_text))
         return shape, execute.numpy_dtype(code)
 
     # -- running ----------------------------------------------------------------------------

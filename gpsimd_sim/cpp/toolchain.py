@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..cachefiles import base_dir
+from ..cachefiles import base_dir, write_atomic
 from ..errors import KernelLoadError
 
 HERE = Path(__file__).resolve().parent
@@ -113,7 +113,8 @@ def _identify(path: str) -> Compiler:
     if not version:
         m = re.search(r"(\d+\.\d+(?:\.\d+)?)", out)
         version = m.group(1) if m else "unknown"
-    write_atomic(memo, json.dumps({"family": family, "version": version, "machine": machine}))
+    memo_text = json.dumps({"family": family, "version": version, "machine": machine})
+    write_atomic(memo, lambda fh: fh.write(memo_text))
     return Compiler(path, family, version, machine)
 
 
@@ -122,13 +123,6 @@ def tools_present() -> None:
         if not shutil.which(tool):
             raise KernelLoadError(f"{tool} not found: install binutils to run C++ kernels "
                                   "(e.g. `apt-get install binutils`)")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 _hashes: dict = {}

@@ -15,30 +15,20 @@ import stat
 import tempfile
 from pathlib import Path
 
+from ..cachefiles import replace_atomically
 from ..errors import ConfigError
 
 RESULT_MARKER = "result.json"   # a folder holding this is a gpsimd_sim result folder
 
 
 def write_atomic(path: str | Path, text: str | bytes) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
+    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename, on
+    disk before the rename; results are for sharing (the umask's permissions, not 0600)."""
     path = Path(path)
     refuse_special(path, str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    replace_atomically(path, lambda fh: fh.write(text), binary=isinstance(text, bytes),
+                       sync=True, mode=0o666 & ~_umask())
 
 
 def refuse_special(path: Path, label: str) -> None:
