@@ -204,7 +204,23 @@ class TcmAccessor:
     def __init__(self, tensor: Tensor):
         self.tensor = tensor
 
-    def _span(self, what: str, buffer, offset, n):
+    def _operands(self, what: str, buffer, offset, n):
+        """(core, the buffer's memory, the tensor's flat data, offset, n) of a copy, checked:
+        at a glance when all is well (every block of a kernel's loop), else one check at a
+        time, the failing one named (``_checked``)."""
+        ctx = _current.get()
+        t = self.tensor
+        if (type(buffer) is TcmBuffer and ctx is not None and not buffer.freed
+                and buffer.core == ctx.core_id and type(offset) is int and type(n) is int
+                and 0 <= offset and 0 <= n):
+            flat = t._flat if t._flat is not None else t.flat()
+            array = buffer._array
+            if (offset + n <= flat.shape[0] and n <= array.shape[0]
+                    and array.dtype is flat.dtype):
+                return ctx, array, flat, offset, n
+        return self._checked(what, buffer, offset, n)
+
+    def _checked(self, what: str, buffer, offset, n):
         ctx = current()
         t = self.tensor
         if not isinstance(buffer, TcmBuffer):
@@ -222,30 +238,11 @@ class TcmAccessor:
         if array.dtype != t.dtype:
             raise ctx.fault(f"{what}: TCM buffer {buffer.id} is {array.dtype}, tensor {t.name} "
                             f"is {t.dtype}")
-        return ctx, array, offset, n
-
-    def _fast(self, ctx, buffer, offset, n):
-        """The buffer's memory and the tensor's flat data when every check passes at a
-        glance, else None (then ``_span`` checks one by one and names the fault)."""
-        t = self.tensor
-        if (type(buffer) is TcmBuffer and ctx is not None and not buffer.freed
-                and buffer.core == ctx.core_id and type(offset) is int and type(n) is int
-                and 0 <= offset and 0 <= n):
-            flat = t._flat if t._flat is not None else t.flat()
-            array = buffer._array
-            if (offset + n <= flat.shape[0] and n <= array.shape[0]
-                    and array.dtype is flat.dtype):
-                return array, flat
-        return None
+        return ctx, array, t.flat(), offset, n
 
     def tensor_to_tcm(self, buffer: TcmBuffer, offset: int, n: int) -> None:
         """Copy ``n`` elements of the flat tensor from ``offset`` into ``buffer``."""
-        ctx = _current.get()
-        fast = self._fast(ctx, buffer, offset, n)
-        if fast is None:
-            ctx, array, offset, n = self._span("tensor_to_tcm", buffer, offset, n)
-            fast = array, self.tensor.flat()
-        array, flat = fast
+        ctx, array, flat, offset, n = self._operands("tensor_to_tcm", buffer, offset, n)
         array[:n] = flat[offset:offset + n]
         # a record is a tuple: tuple.__new__ spares the NamedTuple's Python-level __new__
         ctx.emit(_new(Dma, ("to_tcm", self.tensor.name, offset, n, n * array.itemsize,
@@ -253,12 +250,7 @@ class TcmAccessor:
 
     def tcm_to_tensor(self, buffer: TcmBuffer, offset: int, n: int) -> None:
         """Copy ``n`` elements of ``buffer`` into the flat tensor at ``offset``."""
-        ctx = _current.get()
-        fast = self._fast(ctx, buffer, offset, n)
-        if fast is None:
-            ctx, array, offset, n = self._span("tcm_to_tensor", buffer, offset, n)
-            fast = array, self.tensor.flat()
-        array, flat = fast
+        ctx, array, flat, offset, n = self._operands("tcm_to_tensor", buffer, offset, n)
         t = self.tensor
         if t.const:
             raise ctx.fault(f"tcm_to_tensor into const input tensor {t.name} (C++: "
