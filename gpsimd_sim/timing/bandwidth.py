@@ -13,11 +13,8 @@ _DONE_BYTES = 1e-3  # float dust left after re-rating: a thousandth of a byte is
 
 class SharedBandwidth:
     def __init__(self, env: simpy.Environment, total_bytes_per_ns: float,
-                 flow_cap_bytes_per_ns: float, on_change=None, max_flows: int | None = None):
+                 flow_cap_bytes_per_ns: float, on_change=None):
         self.env = env
-        # When even the most transfers that can be in flight at once cannot draw more than
-        # the total, nobody is ever re-rated: each transfer is one fixed-length timeout.
-        self.never_binds = max_flows is not None and max_flows * flow_cap_bytes_per_ns <= total_bytes_per_ns
         self.booked: list[tuple[float, int]] = []   # (time, +1 start / -1 end)
         self.total = total_bytes_per_ns
         self.cap = flow_cap_bytes_per_ns
@@ -34,7 +31,8 @@ class SharedBandwidth:
 
     def transfer(self, nbytes: float) -> simpy.Event:
         """An event that fires when ``nbytes`` have moved (when bandwidth can bind: else
-        each transfer's end is known when it is issued, and only ``book``-ed)."""
+        each transfer's end is known when it is issued, and only ``book``-ed: the DMA
+        system's ``planned``)."""
         self._advance()
         done = self.env.event()
         if nbytes <= 0:
@@ -46,7 +44,7 @@ class SharedBandwidth:
 
     def book(self, start: float, end: float) -> None:
         """A transfer moving data at the full per-queue rate from ``start`` to ``end``
-        (``never_binds``), kept for the bandwidth counter (``booked_changes``)."""
+        (bandwidth never binds), kept for the bandwidth counter (``booked_changes``)."""
         if self.on_change is not None:
             self.booked += ((start, 1), (end, -1))
 

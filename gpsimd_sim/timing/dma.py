@@ -59,10 +59,9 @@ class DmaSystem:
         self.ncores = ncores
         self.fixed_ns = config.dma.dma_fixed_ns
         self.bandwidth = SharedBandwidth(env, self.total_bytes_per_ns(config),
-                                         config.dma.dma_bytes_per_ns, on_rate,
-                                         max_flows=self.channels_in_use(config, ncores))
+                                         config.dma.dma_bytes_per_ns, on_rate)
         # bandwidth never binds: every transfer's phases are known when it is issued
-        self.planned = self.bandwidth.never_binds
+        self.planned = not self.memory_limited(config, ncores)
 
     # -- the formulas the bound and the reports share --------------------------------------
     @classmethod
@@ -97,8 +96,8 @@ class DmaSystem:
         """True when no transfer can ever wait for a channel or share bandwidth: each then
         takes exactly its fixed cost plus its bytes at the channel's rate, and the timing
         is closed-form (``engine.closed_form``)."""
-        return (cls.channels_in_use(config, ncores) * config.dma.dma_bytes_per_ns
-                <= cls.total_bytes_per_ns(config) and cls._always_a_channel(config, ncores))
+        return (not cls.memory_limited(config, ncores)
+                and cls._always_a_channel(config, ncores))
 
     @classmethod
     def _always_a_channel(cls, config: HardwareConfig, ncores: int) -> bool:
