@@ -166,10 +166,6 @@ def _record(ctx, compiled, plan, args, arrays, counts, line) -> None:
     if ctx is None:
         return
     ctx.iterations += counts[0]
-    tcm_loads = tcm_stores = 0
-    for k in plan.tcm_like:
-        tcm_loads += counts[N_OPS + 2 * k]
-        tcm_stores += counts[N_OPS + 2 * k + 1]
     # Calls that did the same work share one record (immutable): data-dependent loops
     # (a ReLU's loads depend on the signs) do a few dozen different amounts of work over
     # thousands of calls, and timing and reports cost each record once (issue 14).
@@ -179,6 +175,10 @@ def _record(ctx, compiled, plan, args, arrays, counts, line) -> None:
     key = (tuple(counts), line, width)
     record = memo[1].get(key)
     if record is None:
+        tcm_loads = tcm_stores = 0
+        for k in plan.tcm_like:
+            tcm_loads += counts[N_OPS + 2 * k]
+            tcm_stores += counts[N_OPS + 2 * k + 1]
         # a loop that reads device memory one accessor call at a time cannot use the SIMD
         # lanes: not vectorisable
         record = Compute(dict(zip(OP_CLASSES, counts)), tcm_loads, tcm_stores, width,
