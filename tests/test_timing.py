@@ -5,6 +5,7 @@ Small shapes, in-process runs; each test compares runs that differ in one parame
 from pathlib import Path
 
 import pytest
+import simpy
 
 from gpsimd_sim.simulation import RunOptions, run
 
@@ -291,3 +292,70 @@ def test_a_transfer_waiting_for_a_queue_still_costs_one_event():
                             overrides=["dma_queues=2"], timeline=True))
     assert sum(c.phases["wait"] for c in result.timing.cores) > 0
     assert result.timing.events <= 1.1 * _events_needed(result.timing)
+
+
+# -- shared bandwidth worked out ahead (one event per transfer where none waits) -----------
+
+from gpsimd_sim.timing.dma import dma_system_class  # noqa: E402
+
+
+def _phase_by_phase(config):
+    """The preset's DMA organisation, timing shared bandwidth phase by phase."""
+    return type("PhaseByPhase", (dma_system_class(config),), {"work_ahead": False})
+
+
+BINDING = (workloads(kernels=("multicore",)),
+           st.sampled_from(["trn1", "trn2"]),
+           st.floats(1, 200),                              # hbm_bytes_per_ns: binds
+           st.sampled_from([0.0, 1.0, 600.0, 1300.0]) | st.floats(0, 5000),   # dma_fixed_ns
+           st.booleans())                                  # dma_fixed_holds_queue
+
+
+@settings(max_examples=40)
+@given(*BINDING)
+def test_shared_bandwidth_worked_out_ahead_times_every_transfer_as_phase_by_phase_to_the_bit(
+        w, preset, hbm, fixed, hold):
+    result = run(w.options(preset=preset, overrides=[
+        f"hbm_bytes_per_ns={hbm!r}", f"dma_fixed_ns={fixed!r}",
+        f"dma_fixed_holds_queue={str(hold).lower()}", "dma_queues=16"]))
+    traces, config = result.functional.traces, result.config
+    ahead = EngineModel(config, record_timeline=True).run(traces)
+    with mock.patch.object(engine_module, "dma_system_class", _phase_by_phase):
+        reference = EngineModel(config, record_timeline=True).run(traces)
+    assert _figures(ahead) == _figures(reference)
+    assert _timeline(ahead) == _timeline(reference)
+
+
+def test_shared_bandwidth_is_worked_out_ahead_only_where_no_transfer_waits_for_a_channel():
+    def dma(preset, overrides, cores=8):
+        config = run(RunOptions(kernel=MULTICORE, shape=SHAPE, cores=cores, preset=preset,
+                                overrides=overrides)).config
+        return dma_system_class(config)(simpy.Environment(), config, cores)
+
+    assert dma("trn2", []).fluid                                  # 8 x 38.4 > 307 B/ns
+    assert dma("trn1", ["hbm_bytes_per_ns=100"]).fluid            # 16 queues for 8 cores
+    assert not dma("trn1", []).fluid                              # never binds: planned
+    contended = dma("trn1", ["hbm_bytes_per_ns=50", "dma_queues=2"])
+    assert not contended.fluid and not contended.planned          # phase by phase
+
+
+def test_a_transfer_sharing_device_memory_bandwidth_costs_one_event():
+    result = run(RunOptions(kernel=MULTICORE, shape=(32, 4096), cores=8,
+                            overrides=["hbm_bytes_per_ns=100"], timeline=True))
+    cap = result.config.dma.dma_bytes_per_ns
+    slowed = [c for c in result.timing.cores if c.phases["transfer"] > c.bytes / cap * 1.01]
+    assert slowed   # the bandwidth did bind
+    assert result.timing.events <= 1.1 * _events_needed(result.timing)
+
+
+def test_the_trn2_engines_sharing_their_total_are_timed_as_phase_by_phase_to_the_bit():
+    # clamp_multicore with 64-element buffers: 8 x 38.4 B/ns > 307 B/ns binds, and many
+    # transfers start or end at the very nanosecond another does
+    result = run(RunOptions(kernel=str(KERNELS / "clamp_multicore.py"), shape=(32, 4096),
+                            buffer_size=64, cores=8, preset="trn2"))
+    traces, config = result.functional.traces, result.config
+    ahead = EngineModel(config, record_timeline=True).run(traces)
+    with mock.patch.object(engine_module, "dma_system_class", _phase_by_phase):
+        reference = EngineModel(config, record_timeline=True).run(traces)
+    assert _figures(ahead) == _figures(reference)
+    assert _timeline(ahead) == _timeline(reference)

@@ -12,11 +12,21 @@ preset picks the organisation with ``dma.organisation``:
 
 A system records each transfer's phases (fixed cost, wait for a channel, data movement);
 the engine adds them to the core's time and the trace draws them, so no one re-derives
-them. Where device-memory bandwidth never binds, a transfer's every phase is known when it
-is issued (``plan``), and it costs the simulation one event, its end; where bandwidth is
-shared, its speed depends on transfers not yet issued, and it is simulated phase by phase
-(``shared_transfer``). Adding an organisation: subclass ``DmaSystem``, give it both,
-register it in ``ORGANISATIONS``, name it in a preset (docs/architecture.md).
+them. Three ways to time a transfer, each costing the simulation one event, its end, where
+it can:
+
+- ``planned``, where device-memory bandwidth never binds: every phase is known when the
+  transfer is issued (``plan``);
+- ``fluid``, where bandwidth binds but no transfer waits for a channel: the transfer starts
+  moving exactly its fixed cost after it is issued, and its end is worked out ahead, once
+  no transfer yet to be issued can start before it (``issue``, ``landed``;
+  ``fluid.FluidBandwidth``);
+- otherwise (bandwidth shared and channels contended) phase by phase, a SimPy process
+  with a timeout for the fixed cost, a wait for a channel and the bandwidth's own timers
+  (``shared_transfer``).
+
+Adding an organisation: subclass ``DmaSystem``, give it all three, register it in
+``ORGANISATIONS``, name it in a preset (docs/architecture.md).
 """
 from __future__ import annotations
 
@@ -26,6 +36,7 @@ import simpy
 
 from ..config.hardware import HardwareConfig
 from .bandwidth import SharedBandwidth
+from .fluid import Flow, FluidBandwidth
 from .queues import QueueBook, QueuePool
 
 
@@ -51,6 +62,7 @@ class DmaSystem:
     name = ""
     channel_label = "DMA channel"   # how a channel is named on the timeline
     group_label = "DMA channels"    # and the group of their tracks
+    work_ahead = True   # False: time shared bandwidth phase by phase even where it need not
 
     def __init__(self, env: simpy.Environment, config: HardwareConfig, ncores: int,
                  on_rate=None):
@@ -58,10 +70,15 @@ class DmaSystem:
         self.config = config
         self.ncores = ncores
         self.fixed_ns = config.dma.dma_fixed_ns
-        self.bandwidth = SharedBandwidth(env, self.total_bytes_per_ns(config),
-                                         config.dma.dma_bytes_per_ns, on_rate)
         # bandwidth never binds: every transfer's phases are known when it is issued
         self.planned = not self.memory_limited(config, ncores)
+        # it binds, but a transfer never waits for a channel: its start is known when it
+        # is issued, and its end is worked out ahead
+        self.fluid = (self.work_ahead and not self.planned
+                      and self._always_a_channel(config, ncores))
+        total, cap = self.total_bytes_per_ns(config), config.dma.dma_bytes_per_ns
+        self.bandwidth = (FluidBandwidth(env, total, cap, self.fixed_ns, ncores, on_rate)
+                          if self.fluid else SharedBandwidth(env, total, cap, on_rate))
 
     # -- the formulas the bound and the reports share --------------------------------------
     @classmethod
@@ -110,9 +127,18 @@ class DmaSystem:
         the two agree to the last bit."""
         raise NotImplementedError
 
+    def issue(self, core: int, nbytes: int) -> Flow:
+        """A transfer ``core`` issues now, when ``fluid``: the core waits for its
+        ``event``, then takes its phases from ``landed``."""
+        raise NotImplementedError
+
+    def landed(self, flow: Flow) -> Phases:
+        """The phases of a ``fluid`` transfer that has ended (its core is woken)."""
+        raise NotImplementedError
+
     def shared_transfer(self, core: int, nbytes: int):
         """The transfer phase by phase, sharing device-memory bandwidth: a SimPy process
-        body that returns its ``Phases`` (used when not ``planned``)."""
+        body that returns its ``Phases`` (used when neither ``planned`` nor ``fluid``)."""
         raise NotImplementedError
 
 
@@ -125,9 +151,14 @@ class SharedQueues(DmaSystem):
 
     def __init__(self, env, config, ncores, on_rate=None):
         super().__init__(env, config, ncores, on_rate)
-        self.queues = (QueueBook(config.dma.dma_queues) if self.planned
-                       else QueuePool(env, config.dma.dma_queues))
         self.hold = config.dma.dma_fixed_holds_queue
+        count = config.dma.dma_queues
+        if self.planned:
+            self.queues = QueueBook(count)
+        elif self.fluid and not self.hold:   # a queue is taken as the transfer starts,
+            self.queues = self.bandwidth.book = QueueBook(count)   # worked out ahead
+        else:   # taken and given back as it happens
+            self.queues = QueuePool(env, count)
 
     @classmethod
     def channels_in_use(cls, config, ncores):
@@ -153,6 +184,19 @@ class SharedQueues(DmaSystem):
         self.queues.give_back(queue, end)
         trigger = (got, moving) if hold else (start, asked)
         return Phases(queue, start, trigger, (asked, got), got if hold else moving, moving, end)
+
+    def issue(self, core: int, nbytes: int) -> Flow:
+        # a queue held through the fixed cost is taken now: one is always free
+        return self.bandwidth.issue(core, nbytes, self.queues.take() if self.hold else None)
+
+    def landed(self, flow: Flow) -> Phases:
+        start, moving = flow.start, flow.arrival
+        if self.hold:
+            self.queues.give_back(flow.channel)
+            return Phases(flow.channel, start, (start, moving), (start, start), start, moving,
+                          flow.end)
+        return Phases(flow.channel, start, (start, moving), (moving, moving), moving, moving,
+                      flow.end)
 
     def shared_transfer(self, core: int, nbytes: int):
         env, fixed = self.env, self.fixed_ns
@@ -198,6 +242,14 @@ class PerCoreEngines(DmaSystem):
         moving = start + self.fixed_ns
         end = moving + max(0.0, nbytes) / self.bandwidth.cap
         return Phases(core, start, (start, moving), (moving, moving), moving, moving, end)
+
+    def issue(self, core: int, nbytes: int) -> Flow:
+        return self.bandwidth.issue(core, nbytes, core)
+
+    def landed(self, flow: Flow) -> Phases:
+        start, moving = flow.start, flow.arrival
+        return Phases(flow.core, start, (start, moving), (moving, moving), moving, moving,
+                      flow.end)
 
     def shared_transfer(self, core: int, nbytes: int):
         env = self.env

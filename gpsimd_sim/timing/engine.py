@@ -138,7 +138,12 @@ class EngineModel:
         known = {}   # id -> (delay, transfers' bytes) of records met before (as in closed_form)
         dma = self.dma
         planned, plan, shared_transfer = dma.planned, dma.plan, dma.shared_transfer
-        book = dma.bandwidth.book
+        fluid, issue, landed = dma.fluid, dma.issue, dma.landed
+        if planned:
+            book = dma.bandwidth.book
+        if fluid:   # the bandwidth works ahead until a core may issue: it is told when
+            running_until = dma.bandwidth.running_until
+        core = trace.core
         dma_kind = HANDLERS[Dma]
         for rec in trace.records:
             if type(rec) is Dma:   # the commonest kind, inline: one transfer, no core time
@@ -161,6 +166,8 @@ class EngineModel:
                     costs = known[id(rec)] = (h.delay(rec, config), tuple(h.chunks(rec, config)))
                 dt, chunks = costs
             if dt is not None:
+                if fluid:
+                    running_until(core, env.now + dt)   # the timeout's own end
                 yield env.timeout(dt)
                 parts[h.category] += dt
                 if h.category == "compute":
@@ -170,13 +177,19 @@ class EngineModel:
                     self._span(track, name, h.category, env.now - dt, env.now, args)
             for nbytes in chunks:   # each transfer the core issues, waited for
                 if planned:   # known when issued: one event, at its end
-                    phases = plan(trace.core, nbytes)
+                    phases = plan(core, nbytes)
                     book(phases.moving, phases.end)
                     yield At(env, phases.end)
+                elif fluid:   # its end worked out ahead: one event, at its end
+                    flow = issue(core, nbytes)
+                    yield flow.event
+                    phases = landed(flow)
                 else:
-                    phases = yield from shared_transfer(trace.core, nbytes)
+                    phases = yield from shared_transfer(core, nbytes)
                 self._book(t, nbytes, h, rec, h.category == "fill", phases)
         t.end_ns = env.now
+        if fluid:
+            running_until(core, float("inf"))   # it issues no more
 
     def run(self, traces: list[CoreTrace]) -> TimingResult:
         system = dma_system_class(self.config)
@@ -186,7 +199,7 @@ class EngineModel:
         for tr, t in zip(traces, timings):
             self.env.process(self.replay(tr, t))
         self.env.run()
-        if self.timeline:   # transfers planned when issued told the counter nothing yet
+        if self.timeline:   # transfers planned or worked out ahead told the counter nothing yet
             self.counters += [("hbm_bytes_per_ns", t, rate)
                               for t, rate in self.dma.bandwidth.booked_changes()]
         end = max((t.end_ns for t in timings), default=0.0)

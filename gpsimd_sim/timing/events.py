@@ -1,8 +1,8 @@
-"""A SimPy event at an absolute time, exactly.
+"""SimPy events at an absolute time, exactly.
 
 ``env.timeout(delay)`` fires at ``now + delay``, and ``now + (end - now)`` need not be
-``end`` in floating point; a transfer planned when it is issued must end at the very ``end``
-the phase-by-phase simulation would reach, bit for bit.
+``end`` in floating point; a transfer whose end is worked out ahead must end at the very
+``end`` the phase-by-phase simulation would reach, bit for bit.
 """
 from __future__ import annotations
 
@@ -11,16 +11,28 @@ from heapq import heappush
 import simpy
 from simpy.events import NORMAL
 
+# After every ordinary event at the same time: where the phase-by-phase simulation made a
+# completion event only when the transfer ended, it was processed after everything
+# already scheduled for that instant.
+LATE = NORMAL + 1
+
+
+def fire_at(env: simpy.Environment, event: simpy.Event, when: float,
+            priority: int = NORMAL) -> None:
+    """Schedule ``event`` (not yet triggered) to fire, with no value, at ``when``."""
+    if when < env.now:
+        raise ValueError(f"an event at {when} is in the past (now {env.now})")
+    event._ok = True          # noqa: SLF001 - what Event.succeed sets
+    event._value = None       # noqa: SLF001
+    # the heap entry env.schedule makes, with the time as given
+    heappush(env._queue, (when, priority, next(env._eid), event))  # noqa: SLF001
+
 
 class At(simpy.Event):
     """An event that fires at simulated time ``when`` (not before now), like a Timeout."""
 
     def __init__(self, env: simpy.Environment, when: float):
-        # the fields Timeout sets, and the heap entry env.schedule makes, with the time as given
+        # the fields Timeout sets
         self.env = env
         self.callbacks = []
-        self._value = None
-        self._ok = True
-        if when < env.now:
-            raise ValueError(f"an event at {when} is in the past (now {env.now})")
-        heappush(env._queue, (when, NORMAL, next(env._eid), self))  # noqa: SLF001
+        fire_at(env, self, when)
