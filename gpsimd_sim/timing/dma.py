@@ -17,13 +17,12 @@ it can:
 
 - ``planned``, where device-memory bandwidth never binds: every phase is known when the
   transfer is issued (``plan``);
-- ``fluid``, where bandwidth binds but no transfer waits for a channel: the transfer starts
-  moving exactly its fixed cost after it is issued, and its end is worked out ahead, once
-  no transfer yet to be issued can start before it (``issue``, ``landed``;
-  ``fluid.FluidBandwidth``);
-- otherwise (bandwidth shared and channels contended) phase by phase, a SimPy process
-  with a timeout for the fixed cost, a wait for a channel and the bandwidth's own timers
-  (``shared_transfer``).
+- ``fluid``, where bandwidth binds: a transfer asks for its channel exactly its fixed cost
+  after it is issued, so its queue and its end are worked out ahead, once no transfer yet
+  to be issued can come before them (``issue``, ``landed``; ``fluid.FluidBandwidth``);
+- otherwise (bandwidth binds, queues are contended and the fixed cost is 0) phase by
+  phase, a SimPy process with a timeout for the fixed cost, a wait for a channel and the
+  bandwidth's own timers (``shared_transfer``).
 
 Adding an organisation: subclass ``DmaSystem``, give it all three, register it in
 ``ORGANISATIONS``, name it in a preset (docs/architecture.md).
@@ -72,19 +71,27 @@ class DmaSystem:
         self.fixed_ns = config.dma.dma_fixed_ns
         # bandwidth never binds: every transfer's phases are known when it is issued
         self.planned = not self.memory_limited(config, ncores)
-        # it binds, but a transfer never waits for a channel: its start is known when it
-        # is issued, and its end is worked out ahead
+        # it binds: a transfer asks for its channel exactly its fixed cost after it is
+        # issued, and its end is worked out ahead (where the fixed cost is 0 and a transfer
+        # may wait for a queue, the order at an instant is not certain ahead: phase by phase)
         self.fluid = (self.work_ahead and not self.planned
-                      and self._always_a_channel(config, ncores))
+                      and (self.fixed_ns > 0 or self._always_a_channel(config, ncores)))
         total, cap = self.total_bytes_per_ns(config), config.dma.dma_bytes_per_ns
-        self.bandwidth = (FluidBandwidth(env, total, cap, self.fixed_ns, ncores, on_rate)
-                          if self.fluid else SharedBandwidth(env, total, cap, on_rate))
+        self.bandwidth = (
+            FluidBandwidth(env, total, cap, self.fixed_ns, ncores, on_rate,
+                           self.shared_queues(config), config.dma.dma_fixed_holds_queue)
+            if self.fluid else SharedBandwidth(env, total, cap, on_rate))
 
     # -- the formulas the bound and the reports share --------------------------------------
     @classmethod
     def channels_in_use(cls, config: HardwareConfig, ncores: int) -> int:
         """How many transfers can move data at once (each core waits for its own)."""
         raise NotImplementedError
+
+    @classmethod
+    def shared_queues(cls, config: HardwareConfig) -> int | None:
+        """How many queues the cores share (None: each core has its own engine)."""
+        return None
 
     @classmethod
     def total_bytes_per_ns(cls, config: HardwareConfig) -> float:
@@ -155,10 +162,8 @@ class SharedQueues(DmaSystem):
         count = config.dma.dma_queues
         if self.planned:
             self.queues = QueueBook(count)
-        elif self.fluid and not self.hold:   # a queue is taken as the transfer starts,
-            self.queues = self.bandwidth.book = QueueBook(count)   # worked out ahead
-        else:   # taken and given back as it happens
-            self.queues = QueuePool(env, count)
+        elif not self.fluid:   # taken and given back as it happens (the fluid
+            self.queues = QueuePool(env, count)   # bandwidth keeps its own)
 
     @classmethod
     def channels_in_use(cls, config, ncores):
@@ -185,18 +190,19 @@ class SharedQueues(DmaSystem):
         trigger = (got, moving) if hold else (start, asked)
         return Phases(queue, start, trigger, (asked, got), got if hold else moving, moving, end)
 
+    @classmethod
+    def shared_queues(cls, config):
+        return config.dma.dma_queues
+
     def issue(self, core: int, nbytes: int) -> Flow:
-        # a queue held through the fixed cost is taken now: one is always free
-        return self.bandwidth.issue(core, nbytes, self.queues.take() if self.hold else None)
+        return self.bandwidth.issue(core, nbytes)
 
     def landed(self, flow: Flow) -> Phases:
-        start, moving = flow.start, flow.arrival
-        if self.hold:
-            self.queues.give_back(flow.channel)
-            return Phases(flow.channel, start, (start, moving), (start, start), start, moving,
-                          flow.end)
-        return Phases(flow.channel, start, (start, moving), (moving, moving), moving, moving,
-                      flow.end)
+        self.bandwidth.given_back(flow)
+        got, moving = flow.got, flow.moving
+        trigger = (got, moving) if self.hold else (flow.start, flow.asked)
+        return Phases(flow.channel, flow.start, trigger, (flow.asked, got),
+                      got if self.hold else moving, moving, flow.end)
 
     def shared_transfer(self, core: int, nbytes: int):
         env, fixed = self.env, self.fixed_ns
@@ -244,12 +250,12 @@ class PerCoreEngines(DmaSystem):
         return Phases(core, start, (start, moving), (moving, moving), moving, moving, end)
 
     def issue(self, core: int, nbytes: int) -> Flow:
-        return self.bandwidth.issue(core, nbytes, core)
+        return self.bandwidth.issue(core, nbytes)
 
     def landed(self, flow: Flow) -> Phases:
-        start, moving = flow.start, flow.arrival
-        return Phases(flow.core, start, (start, moving), (moving, moving), moving, moving,
-                      flow.end)
+        start, moving = flow.start, flow.moving
+        return Phases(flow.core, start, (start, moving), (moving, moving), moving,
+                      moving, flow.end)
 
     def shared_transfer(self, core: int, nbytes: int):
         env = self.env

@@ -2,23 +2,29 @@
 
 The same processor sharing as ``bandwidth.SharedBandwidth`` (each transfer moving data gets
 ``min(per-channel bandwidth, total / transfers in flight)``, re-rated when one starts or
-ends), for when bandwidth binds but no transfer ever waits for a channel. Then a transfer
-starts moving exactly its fixed cost after it is issued, and a core issues only while it
-runs, so every start before ``(the earliest time a core may run again) + fixed cost`` is
-already known, and so is every end the starts imply. ``settle`` works them out in
-SharedBandwidth's order and with its arithmetic (every subtraction, every timer at
-``now + (due - now)``), and schedules one simulation event per transfer: the issuing core's
-wake-up at its end. No fixed-cost timeout, completion event or re-rating timer is scheduled
-(tests/test_timing.py checks the figures against the phase-by-phase path to the bit).
+ends), and the same queues as ``queues.QueuePool`` (handed out in rotation, waited for in
+FIFO order), for when bandwidth binds. A core issues a transfer only while it runs, and a
+transfer asks for its queue (or starts, on a per-core engine) exactly its fixed cost after
+it is issued, so every step before ``(the earliest time a core may run again) + fixed
+cost`` is already certain: the transfers issued so far, the ends they imply, the queues
+those ends hand on. ``settle`` works them out in the order the phase-by-phase simulation
+(``DmaSystem.shared_transfer``) processes them, with its arithmetic (every subtraction,
+every timer at ``now + (due - now)``), and schedules one simulation event per transfer: the
+issuing core's wake-up at its end. No fixed-cost timeout, completion event, re-rating
+timer or wait for a queue is scheduled (tests/test_timing.py checks every figure against
+the phase-by-phase path to the bit).
 
-Order at one instant, as the phase-by-phase simulation processes it: starts in the order
-the transfers were issued; a start and the end the pending timer fires go in the order they
-were scheduled (the timer first if it was set no later than the transfer was issued); a
-core's wake-up after every ordinary event at its time (it was scheduled when the transfer
-ended).
+Each step has the key the phase-by-phase simulation orders it by: (time, when it was
+made, tier, issue order). At one instant a step made earlier goes first; among steps made
+at the same instant, the bandwidth's timer (tier 0), then transfers issued by running cores
+(1), then a held queue's transfer starting its fixed cost (2), then queues given back
+where a completion event would have been processed (3), then the waiting transfers they
+are handed to (4). A core's wake-up goes after every ordinary event of its instant
+(``events.LATE``), as a completion event made when the transfer ended would.
 """
 from __future__ import annotations
 
+from collections import deque
 from heapq import heappop, heappush
 
 from .events import LATE, fire_at
@@ -26,50 +32,82 @@ from .events import LATE, fire_at
 _DONE_BYTES = 1e-3   # as SharedBandwidth: float dust left after re-rating is done
 _NEVER = float("inf")
 
+# what a step does
+_START, _ASK, _GIVE = 0, 1, 2
+# tiers: the order of steps made at the same instant
+_TIMER, _ISSUED, _HELD, _GIVEN, _HANDED = 0, 1, 2, 3, 4
+
 
 class Flow:
-    """One transfer: issued by ``core`` at ``start``, moving from ``arrival``, done at ``end``."""
-    __slots__ = ("core", "nbytes", "start", "arrival", "seq", "channel", "remaining", "end",
-                 "event")
+    """One transfer: issued by ``core`` at ``start``, asking for a queue at ``asked``,
+    getting it at ``got``, moving data from ``moving``, done at ``end``."""
+    __slots__ = ("core", "nbytes", "start", "asked", "got", "moving", "channel", "remaining",
+                 "end", "event")
 
-    def __init__(self, core, nbytes, start, arrival, seq, channel, event):
-        self.core, self.nbytes, self.start, self.arrival = core, nbytes, start, arrival
-        self.seq, self.channel, self.event = seq, channel, event
+    def __init__(self, core, nbytes, start, channel, event):
+        self.core, self.nbytes, self.start, self.channel = core, nbytes, start, channel
+        self.event = event
+        self.asked = self.got = self.moving = self.end = None
         self.remaining = float(nbytes)
-        self.end = None
 
 
 class FluidBandwidth:
-    """Processor sharing of ``total`` B/ns between transfers capped at ``cap`` B/ns each."""
+    """Processor sharing of ``total`` B/ns between transfers capped at ``cap`` B/ns each,
+    over ``queues`` shared queues (None: an engine per core), a queue taken before the
+    fixed cost when ``hold``."""
 
     def __init__(self, env, total_bytes_per_ns: float, flow_cap_bytes_per_ns: float,
-                 fixed_ns: float, ncores: int, on_change=None, book=None):
+                 fixed_ns: float, ncores: int, on_change=None, queues: int | None = None,
+                 hold: bool = False):
         self.env = env
         self.total, self.cap, self.fixed = total_bytes_per_ns, flow_cap_bytes_per_ns, fixed_ns
         # when each core may next issue a transfer: now for a running core, its compute's
         # end, its transfer's end once known; never while that end is still being worked out
         self.resume = [0.0] * ncores
-        self.pending: list = []   # (arrival, seq, Flow): issued, not yet moving data
+        self.steps: list = []    # (time, made, tier, seq, what, Flow), a heap
         self.seq = 0
         self.flows: list[Flow] = []   # moving data, in the order they started
         self.updated = 0.0
         self.due = None          # the pending timer's due time, as SharedBandwidth keeps it
         self.fire = _NEVER       # when that timer fires (now + (due - now) when it was set)
         self.set_at = 0.0        # when it was set
-        self.book = book         # a QueueBook taken when a transfer starts (None: no queue)
+        self.queued = queues is not None
+        self.hold = hold
+        self.free = deque(range(queues or 0))   # as QueuePool: in the order given back
+        self.waiting: deque[Flow] = deque()
         self.changes = [] if on_change is not None else None   # (time, total rate drawn)
 
     # -- the cores' side ----------------------------------------------------------------
-    def issue(self, core: int, nbytes: int, channel=None) -> Flow:
+    def issue(self, core: int, nbytes: int) -> Flow:
         """A transfer ``core`` issues now; its ``event`` fires at its end. The core waits."""
         env = self.env
-        start = env.now
-        flow = Flow(core, nbytes, start, start + self.fixed, self.seq, channel, env.event())
-        self.seq += 1
-        heappush(self.pending, (flow.arrival, flow.seq, flow))
+        now = env.now
+        flow = Flow(core, nbytes, now, core, env.event())
+        if not self.queued:                 # its own engine: starts after the fixed cost
+            flow.asked = flow.got = now
+            flow.moving = now + self.fixed
+            self._step(flow.moving, now, _ISSUED, _START, flow)
+        elif not self.hold:                 # asks for a queue after the fixed cost
+            flow.asked = now + self.fixed
+            self._step(flow.asked, now, _ISSUED, _ASK, flow)
+        else:                               # takes a queue first, held through the fixed cost
+            flow.asked = now
+            if self.free:
+                self._held(flow, self.free.popleft(), now, _ISSUED)
+            else:
+                self.waiting.append(flow)
         self.resume[core] = _NEVER
         self.settle()
         return flow
+
+    def given_back(self, flow: Flow) -> None:
+        """``flow``'s core is awake at its end; a queue held through the fixed cost is given
+        back now (one not held was given back as the transfer was worked out)."""
+        if self.hold:
+            if self.waiting:
+                self._held(self.waiting.popleft(), flow.channel, self.env.now, _HELD)
+            else:
+                self.free.append(flow.channel)
 
     def running_until(self, core: int, t: float) -> None:
         """``core`` runs (issues nothing) until ``t`` (``inf``: it has finished)."""
@@ -83,35 +121,50 @@ class FluidBandwidth:
 
     # -- working ahead --------------------------------------------------------------------
     def settle(self) -> None:
-        """Process every start and end that no transfer yet to be issued can precede."""
-        resume, pending, fixed = self.resume, self.pending, self.fixed
+        """Take every step that no transfer yet to be issued can precede: one issued from
+        now on asks or starts at ``first + fixed`` at the earliest, made at ``first``."""
+        resume, steps, fixed = self.resume, self.steps, self.fixed
         first = min(resume)
-        bound = first + fixed   # no transfer issued from now on starts before this
+        limit = (first + fixed, first, _ISSUED)
         while True:
             fire = self.fire
-            if pending:
-                arrival, _, flow = pending[0]
-                timer_first = fire < arrival or (fire == arrival and self.set_at <= flow.start)
-            elif fire == _NEVER:
+            if steps and steps[0][:3] < (fire, self.set_at, _TIMER):
+                step = steps[0]
+                if step[:3] > limit:
+                    return
+                heappop(steps)
+                now, what, flow = step[0], step[4], step[5]
+                if what == _START:
+                    self._start(now, flow)
+                elif what == _ASK:
+                    if self.free:
+                        flow.channel, flow.got = self.free.popleft(), now
+                        self._start(now, flow)
+                    else:
+                        self.waiting.append(flow)
+                elif self.waiting:   # _GIVE: the queue goes to the first transfer waiting
+                    handed = self.waiting.popleft()
+                    handed.channel, handed.got = flow.channel, now
+                    self._step(now, now, _HANDED, _START, handed)
+                else:
+                    self.free.append(flow.channel)
+            elif fire == _NEVER or (fire, self.set_at, _TIMER) > limit:
                 return
             else:
-                timer_first = True
-            if timer_first:
-                # a transfer issued at ``first`` or later would start at ``bound`` at the
-                # earliest, after a timer set by then
-                if fire > bound or (fire == bound and self.set_at > first):
-                    return
-                if self._expire(fire) + fixed < bound:
-                    first = min(resume)
-                    bound = first + fixed
-            else:
-                if arrival > bound:
-                    return
-                heappop(pending)
-                self._start(arrival, flow)
-                if flow.end is not None and flow.end + fixed < bound:   # moved nothing
-                    first = min(resume)
-                    bound = first + fixed
+                self._expire(fire)
+            if min(resume) < first:   # a transfer ended: its core may issue sooner
+                first = min(resume)
+                limit = (first + fixed, first, _ISSUED)
+
+    def _step(self, when: float, made: float, tier: int, what: int, flow: Flow) -> None:
+        heappush(self.steps, (when, made, tier, self.seq, what, flow))
+        self.seq += 1
+
+    def _held(self, flow: Flow, queue: int, now: float, tier: int) -> None:
+        """``flow`` takes ``queue`` now and starts moving after the fixed cost."""
+        flow.channel, flow.got = queue, now
+        flow.moving = now + self.fixed
+        self._step(flow.moving, now, tier, _START, flow)
 
     # -- SharedBandwidth's steps, at the time they happen -------------------------------
     def _rate(self) -> float:
@@ -126,9 +179,8 @@ class FluidBandwidth:
         self.updated = now
 
     def _start(self, now: float, flow: Flow) -> None:
+        flow.moving = now
         self._advance(now)
-        if self.book is not None:   # the queue free longest (one is always free)
-            flow.channel, _ = self.book.take(now)
         if flow.nbytes <= 0:
             self._finish(now, flow)
             return
@@ -147,8 +199,8 @@ class FluidBandwidth:
             return   # the pending timer already fires then
         self.due, self.fire, self.set_at = due, now + (due - now), now
 
-    def _expire(self, now: float) -> float:
-        """The timer firing at ``now``: the transfers it finishes end. Returns ``now``."""
+    def _expire(self, now: float) -> None:
+        """The timer firing at ``now``: the transfers it finishes end."""
         self.due, self.fire = None, _NEVER
         self._advance(now)
         flows = self.flows
@@ -159,11 +211,10 @@ class FluidBandwidth:
         for flow in finished:
             self._finish(now, flow)
         self._schedule(now)
-        return now
 
     def _finish(self, now: float, flow: Flow) -> None:
         flow.end = now
-        if self.book is not None:
-            self.book.give_back(flow.channel, now)
         self.resume[flow.core] = now
         fire_at(self.env, flow.event, now, LATE)
+        if self.queued and not self.hold:   # given back where its core would wake
+            self._step(now, now, _GIVEN, _GIVE, flow)

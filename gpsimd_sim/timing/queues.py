@@ -7,8 +7,10 @@ FIFO order, for the next one returned. Two books keep this:
 - ``QueueBook``, when every transfer's end is known as it is issued (device-memory
   bandwidth never binds): each queue's next free time is booked at once, so a transfer's
   wait needs no simulation event at all;
-- ``QueuePool``, when transfers share bandwidth (an end is known only when it happens): a
-  free list, and an event for a core that must wait, fired when a queue is given back.
+- ``QueuePool``, when transfers share bandwidth and are timed phase by phase (an end is
+  known only when it happens): a free list, and an event for a core that must wait, fired
+  when a queue is given back (``fluid.FluidBandwidth`` keeps the same two lists when it
+  works the ends out ahead).
 """
 from __future__ import annotations
 
