@@ -71,6 +71,8 @@ class FluidBandwidth:
         self.due = None          # the pending timer's due time, as SharedBandwidth keeps it
         self.fire = _NEVER       # when that timer fires (now + (due - now) when it was set)
         self.set_at = 0.0        # when it was set
+        self.rate = 0.0          # what each transfer moving data gets now
+        self.woken = _NEVER      # the earliest end worked out in this step
         self.queued = queues is not None
         self.hold = hold
         self.free = deque(range(queues or 0))   # as QueuePool: in the order given back
@@ -122,39 +124,52 @@ class FluidBandwidth:
     # -- working ahead --------------------------------------------------------------------
     def settle(self) -> None:
         """Take every step that no transfer yet to be issued can precede: one issued from
-        now on asks or starts at ``first + fixed`` at the earliest, made at ``first``."""
-        resume, steps, fixed = self.resume, self.steps, self.fixed
-        first = min(resume)
-        limit = (first + fixed, first, _ISSUED)
+        now on asks or starts at ``first + fixed`` at the earliest, made at ``first``
+        (keys compared field by field: the tuples would cost more than the steps)."""
+        steps, fixed = self.steps, self.fixed
+        first = min(self.resume)
+        bound = first + fixed
+        self.woken = _NEVER
         while True:
             fire = self.fire
-            if steps and steps[0][:3] < (fire, self.set_at, _TIMER):
+            if steps:
                 step = steps[0]
-                if step[:3] > limit:
-                    return
-                heappop(steps)
-                now, what, flow = step[0], step[4], step[5]
-                if what == _START:
-                    self._start(now, flow)
-                elif what == _ASK:
-                    if self.free:
-                        flow.channel, flow.got = self.free.popleft(), now
-                        self._start(now, flow)
-                    else:
-                        self.waiting.append(flow)
-                elif self.waiting:   # _GIVE: the queue goes to the first transfer waiting
-                    handed = self.waiting.popleft()
-                    handed.channel, handed.got = flow.channel, now
-                    self._step(now, now, _HANDED, _START, handed)
+                when, made = step[0], step[1]
+                # a step goes before the timer if earlier, or made earlier (tier > 0)
+                if when < fire or (when == fire and made < self.set_at):
+                    if when > bound or (when == bound and (
+                            made > first or (made == first and step[2] > _ISSUED))):
+                        return
+                    heappop(steps)
+                    self._take(when, step[4], step[5])
                 else:
-                    self.free.append(flow.channel)
-            elif fire == _NEVER or (fire, self.set_at, _TIMER) > limit:
+                    if fire > bound or (fire == bound and self.set_at > first):
+                        return
+                    self._expire(fire)
+            elif fire == _NEVER or fire > bound or (fire == bound and self.set_at > first):
                 return
             else:
                 self._expire(fire)
-            if min(resume) < first:   # a transfer ended: its core may issue sooner
-                first = min(resume)
-                limit = (first + fixed, first, _ISSUED)
+            if self.woken < first:   # a transfer ended: its core may issue sooner
+                first = self.woken
+                bound = first + fixed
+
+    def _take(self, now: float, what: int, flow: Flow) -> None:
+        """One step other than the timer's."""
+        if what == _START:
+            self._start(now, flow)
+        elif what == _ASK:
+            if self.free:
+                flow.channel, flow.got = self.free.popleft(), now
+                self._start(now, flow)
+            else:
+                self.waiting.append(flow)
+        elif self.waiting:   # _GIVE: the queue goes to the first transfer waiting
+            handed = self.waiting.popleft()
+            handed.channel, handed.got = flow.channel, now
+            self._step(now, now, _HANDED, _START, handed)
+        else:
+            self.free.append(flow.channel)
 
     def _step(self, when: float, made: float, tier: int, what: int, flow: Flow) -> None:
         heappush(self.steps, (when, made, tier, self.seq, what, flow))
@@ -167,13 +182,14 @@ class FluidBandwidth:
         self._step(flow.moving, now, tier, _START, flow)
 
     # -- SharedBandwidth's steps, at the time they happen -------------------------------
-    def _rate(self) -> float:
+    def _rerate(self) -> None:
+        """The rate each transfer moving data gets, after one starts or ends."""
         n = len(self.flows)
-        return min(self.cap, self.total / n) if n else 0.0
+        self.rate = min(self.cap, self.total / n) if n else 0.0
 
     def _advance(self, now: float) -> None:
         if self.flows and now > self.updated:
-            moved = (now - self.updated) * self._rate()
+            moved = (now - self.updated) * self.rate
             for flow in self.flows:
                 flow.remaining -= moved
         self.updated = now
@@ -185,16 +201,17 @@ class FluidBandwidth:
             self._finish(now, flow)
             return
         self.flows.append(flow)
+        self._rerate()
         self._schedule(now)
 
     def _schedule(self, now: float) -> None:
-        flows = self.flows
+        flows, rate = self.flows, self.rate
         if self.changes is not None:
-            self.changes.append((now, len(flows) * self._rate()))
+            self.changes.append((now, len(flows) * rate))
         if not flows:
             self.due, self.fire = None, _NEVER
             return
-        due = now + max(0.0, min(f.remaining for f in flows) / self._rate())
+        due = now + max(0.0, min([f.remaining for f in flows]) / rate)
         if self.due is not None and abs(due - self.due) <= 1e-9 * max(1.0, due):
             return   # the pending timer already fires then
         self.due, self.fire, self.set_at = due, now + (due - now), now
@@ -207,14 +224,17 @@ class FluidBandwidth:
         finished = [f for f in flows if f.remaining <= _DONE_BYTES]
         if not finished:   # rounding left the first finisher a hair short
             finished = [min(flows, key=lambda f: f.remaining)]
-        self.flows = [f for f in flows if not any(f is g for g in finished)]
         for flow in finished:
             self._finish(now, flow)
+        self.flows = [f for f in flows if f.end is None]
+        self._rerate()
         self._schedule(now)
 
     def _finish(self, now: float, flow: Flow) -> None:
         flow.end = now
         self.resume[flow.core] = now
+        if now < self.woken:
+            self.woken = now
         fire_at(self.env, flow.event, now, LATE)
         if self.queued and not self.hold:   # given back where its core would wake
             self._step(now, now, _GIVEN, _GIVE, flow)
