@@ -304,6 +304,18 @@ def _phase_by_phase(config):
     return type("PhaseByPhase", (dma_system_class(config),), {"work_ahead": False})
 
 
+def _assert_as_phase_by_phase(result) -> tuple:
+    """Every figure and the timeline of ``result``'s run, worked out ahead, are the
+    phase-by-phase path's; returns both timings."""
+    traces, config = result.functional.traces, result.config
+    ahead = EngineModel(config, record_timeline=True).run(traces)
+    with mock.patch.object(engine_module, "dma_system_class", _phase_by_phase):
+        reference = EngineModel(config, record_timeline=True).run(traces)
+    assert _figures(ahead) == _figures(reference)
+    assert _timeline(ahead) == _timeline(reference)
+    return ahead, reference
+
+
 BINDING = (workloads(kernels=("multicore",)),
            st.sampled_from(["trn1", "trn2"]),
            st.floats(1, 200),                              # hbm_bytes_per_ns: binds
@@ -319,12 +331,7 @@ def test_shared_bandwidth_worked_out_ahead_times_every_transfer_as_phase_by_phas
     result = run(w.options(preset=preset, overrides=[
         f"hbm_bytes_per_ns={hbm!r}", f"dma_fixed_ns={fixed!r}",
         f"dma_fixed_holds_queue={str(hold).lower()}", f"dma_queues={queues}"]))
-    traces, config = result.functional.traces, result.config
-    ahead = EngineModel(config, record_timeline=True).run(traces)
-    with mock.patch.object(engine_module, "dma_system_class", _phase_by_phase):
-        reference = EngineModel(config, record_timeline=True).run(traces)
-    assert _figures(ahead) == _figures(reference)
-    assert _timeline(ahead) == _timeline(reference)
+    _assert_as_phase_by_phase(result)
 
 
 def _dma(preset, overrides, cores=8):
@@ -376,12 +383,8 @@ def test_shared_bandwidth_worked_out_ahead_matches_phase_by_phase_in_the_documen
     kernel, shape, buffer, cores, preset, overrides = WORKED_OUT_EXAMPLES[example]
     result = run(RunOptions(kernel=str(KERNELS / kernel), shape=shape, buffer_size=buffer,
                             cores=cores, preset=preset, overrides=overrides))
-    traces, config = result.functional.traces, result.config
-    ahead = EngineModel(config, record_timeline=True).run(traces)
-    with mock.patch.object(engine_module, "dma_system_class", _phase_by_phase):
-        reference = EngineModel(config, record_timeline=True).run(traces)
-    assert _figures(ahead) == _figures(reference)
-    assert _timeline(ahead) == _timeline(reference)
+    ahead, reference = _assert_as_phase_by_phase(result)
+    assert ahead.events < reference.events   # it was worked out ahead
 
 
 def test_a_transfer_waiting_for_a_queue_and_sharing_bandwidth_costs_one_event():
