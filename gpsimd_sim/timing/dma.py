@@ -20,9 +20,10 @@ it can:
 - ``fluid``, where bandwidth binds: a transfer asks for its channel exactly its fixed cost
   after it is issued, so its queue and its end are worked out ahead, once no transfer yet
   to be issued can come before them (``issue``, ``landed``; ``fluid.FluidBandwidth``);
-- otherwise (bandwidth binds, queues are contended and the fixed cost is 0) phase by
-  phase, a SimPy process with a timeout for the fixed cost, a wait for a channel and the
-  bandwidth's own timers (``shared_transfer``).
+- otherwise phase by phase, a SimPy process with a timeout for the fixed cost, a wait for
+  a channel and the bandwidth's own timers (``shared_transfer``): where bandwidth binds
+  and the fixed cost is 0, and for a whole run in which ``FluidBandwidth`` meets two steps
+  at one instant whose order only the simulation knows (``fluid.NotCertainAhead``).
 
 Adding an organisation: subclass ``DmaSystem``, give it all three, register it in
 ``ORGANISATIONS``, name it in a preset (docs/architecture.md).
@@ -61,10 +62,9 @@ class DmaSystem:
     name = ""
     channel_label = "DMA channel"   # how a channel is named on the timeline
     group_label = "DMA channels"    # and the group of their tracks
-    work_ahead = True   # False: time shared bandwidth phase by phase even where it need not
 
     def __init__(self, env: simpy.Environment, config: HardwareConfig, ncores: int,
-                 on_rate=None):
+                 on_rate=None, work_ahead: bool = True):
         self.env = env
         self.config = config
         self.ncores = ncores
@@ -72,10 +72,9 @@ class DmaSystem:
         # bandwidth never binds: every transfer's phases are known when it is issued
         self.planned = not self.memory_limited(config, ncores)
         # it binds: a transfer asks for its channel exactly its fixed cost after it is
-        # issued, and its end is worked out ahead (where the fixed cost is 0 and a transfer
-        # may wait for a queue, the order at an instant is not certain ahead: phase by phase)
-        self.fluid = (self.work_ahead and not self.planned
-                      and (self.fixed_ns > 0 or self._always_a_channel(config, ncores)))
+        # issued, and its end is worked out ahead (with no fixed cost, a transfer asks at
+        # the instant it is issued, in an order only the simulation knows: phase by phase)
+        self.fluid = work_ahead and not self.planned and self.fixed_ns > 0
         total, cap = self.total_bytes_per_ns(config), config.dma.dma_bytes_per_ns
         self.bandwidth = (
             FluidBandwidth(env, total, cap, self.fixed_ns, ncores, on_rate,
@@ -156,8 +155,8 @@ class SharedQueues(DmaSystem):
     channel_label = "DMA queue"
     group_label = "DMA queues"
 
-    def __init__(self, env, config, ncores, on_rate=None):
-        super().__init__(env, config, ncores, on_rate)
+    def __init__(self, env, config, ncores, on_rate=None, work_ahead=True):
+        super().__init__(env, config, ncores, on_rate, work_ahead)
         self.hold = config.dma.dma_fixed_holds_queue
         count = config.dma.dma_queues
         if self.planned:

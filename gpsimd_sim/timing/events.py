@@ -11,9 +11,10 @@ from heapq import heappush
 import simpy
 from simpy.events import NORMAL
 
-# After every ordinary event at the same time: where the phase-by-phase simulation made a
-# completion event only when the transfer ended, it was processed after everything
-# already scheduled for that instant.
+# After every ordinary event at the same time. The phase-by-phase simulation made a
+# completion event when the transfer ended, so it went after every event already scheduled
+# for that instant; it would also go before an event made later at that instant, but only a
+# zero timeout can be, and a run with one is timed phase by phase (fluid.NotCertainAhead).
 LATE = NORMAL + 1
 
 

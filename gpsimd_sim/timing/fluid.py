@@ -11,16 +11,22 @@ those ends hand on. ``settle`` works them out in the order the phase-by-phase si
 (``DmaSystem.shared_transfer``) processes them, with its arithmetic (every subtraction,
 every timer at ``now + (due - now)``), and schedules one simulation event per transfer: the
 issuing core's wake-up at its end. No fixed-cost timeout, completion event, re-rating
-timer or wait for a queue is scheduled (tests/test_timing.py checks every figure against
-the phase-by-phase path to the bit).
+timer or wait for a queue is scheduled.
 
 Each step has the key the phase-by-phase simulation orders it by: (time, when it was
 made, tier, issue order). At one instant a step made earlier goes first; among steps made
-at the same instant, the bandwidth's timer (tier 0), then transfers issued by running cores
-(1), then a held queue's transfer starting its fixed cost (2), then queues given back
-where a completion event would have been processed (3), then the waiting transfers they
-are handed to (4). A core's wake-up goes after every ordinary event of its instant
-(``events.LATE``), as a completion event made when the transfer ended would.
+at the same instant, transfers issued by running cores (tier 1), then a held queue's
+transfer starting its fixed cost (2), then queues given back where a completion event
+would have been processed (3), then the waiting transfers they are handed to (4). A core's
+wake-up is scheduled with priority ``events.LATE``: after every event already scheduled
+for its instant, as a completion event made when the transfer ended would be.
+
+Where that order is not known ahead, the run raises ``NotCertainAhead`` and the engine
+times it again phase by phase: the bandwidth's timer and a step due at the same instant
+and made at the same instant (which went first depends on which event made each); a
+record that takes no time (its zero timeout went after completion events made at that
+instant, before any made later); a transfer of no bytes. tests/test_timing.py checks every
+figure and the timeline against the phase-by-phase path.
 """
 from __future__ import annotations
 
@@ -35,7 +41,11 @@ _NEVER = float("inf")
 # what a step does
 _START, _ASK, _GIVE = 0, 1, 2
 # tiers: the order of steps made at the same instant
-_TIMER, _ISSUED, _HELD, _GIVEN, _HANDED = 0, 1, 2, 3, 4
+_ISSUED, _HELD, _GIVEN, _HANDED = 1, 2, 3, 4
+
+
+class NotCertainAhead(Exception):
+    """Two steps at one instant whose order only the phase-by-phase simulation knows."""
 
 
 class Flow:
@@ -72,7 +82,7 @@ class FluidBandwidth:
         self.fire = _NEVER       # when that timer fires (now + (due - now) when it was set)
         self.set_at = 0.0        # when it was set
         self.rate = 0.0          # what each transfer moving data gets now
-        self.woken = _NEVER      # the earliest end worked out in this step
+        self.woken = _NEVER      # the earliest end worked out in this settle
         self.queued = queues is not None
         self.hold = hold
         self.free = deque(range(queues or 0))   # as QueuePool: in the order given back
@@ -84,6 +94,8 @@ class FluidBandwidth:
         """A transfer ``core`` issues now; its ``event`` fires at its end. The core waits."""
         env = self.env
         now = env.now
+        if nbytes <= 0:   # done as it starts: its wake-up's place is not known ahead
+            raise NotCertainAhead
         flow = Flow(core, nbytes, now, core, env.event())
         if not self.queued:                 # its own engine: starts after the fixed cost
             flow.asked = flow.got = now
@@ -113,6 +125,8 @@ class FluidBandwidth:
 
     def running_until(self, core: int, t: float) -> None:
         """``core`` runs (issues nothing) until ``t`` (``inf``: it has finished)."""
+        if t == self.env.now:   # a zero timeout: where it goes among wake-ups is unknown
+            raise NotCertainAhead
         self.resume[core] = t
         self.settle()
 
@@ -124,31 +138,30 @@ class FluidBandwidth:
     # -- working ahead --------------------------------------------------------------------
     def settle(self) -> None:
         """Take every step that no transfer yet to be issued can precede: one issued from
-        now on asks or starts at ``first + fixed`` at the earliest, made at ``first``
-        (keys compared field by field: the tuples would cost more than the steps)."""
+        now on asks or starts at ``first + fixed`` at the earliest, made at ``first``,
+        tier 1. (Keys are compared field by field, not as tuples, for speed.)"""
         steps, fixed = self.steps, self.fixed
         first = min(self.resume)
         bound = first + fixed
         self.woken = _NEVER
         while True:
-            fire = self.fire
-            if steps:
-                step = steps[0]
-                when, made = step[0], step[1]
-                # a step goes before the timer if earlier, or made earlier (tier > 0)
-                if when < fire or (when == fire and made < self.set_at):
-                    if when > bound or (when == bound and (
-                            made > first or (made == first and step[2] > _ISSUED))):
-                        return
-                    heappop(steps)
-                    self._take(when, step[4], step[5])
-                else:
-                    if fire > bound or (fire == bound and self.set_at > first):
-                        return
-                    self._expire(fire)
-            elif fire == _NEVER or fire > bound or (fire == bound and self.set_at > first):
-                return
+            fire, set_at = self.fire, self.set_at
+            if steps and (steps[0][0] < fire or (steps[0][0] == fire and steps[0][1] <= set_at)):
+                # a step goes before the timer if due earlier, or due together and made
+                # earlier (made together too: which goes first is not known ahead)
+                when, made, tier, _, what, flow = steps[0]
+                if when > bound or (when == bound and (
+                        made > first or (made == first and tier > _ISSUED))):
+                    return
+                if when == fire and made == set_at:
+                    raise NotCertainAhead
+                heappop(steps)
+                self._take(when, what, flow)
             else:
+                # the timer, unless a transfer issued from now on may come first (made at
+                # ``first`` too: not known ahead which)
+                if fire == _NEVER or fire > bound or (fire == bound and set_at >= first):
+                    return
                 self._expire(fire)
             if self.woken < first:   # a transfer ended: its core may issue sooner
                 first = self.woken
@@ -197,10 +210,7 @@ class FluidBandwidth:
     def _start(self, now: float, flow: Flow) -> None:
         flow.moving = now
         self._advance(now)
-        if flow.nbytes <= 0:
-            self._finish(now, flow)
-            return
-        self.flows.append(flow)
+        self.flows.append(flow)   # (never empty: ``issue`` refuses zero bytes)
         self._rerate()
         self._schedule(now)
 
