@@ -25,7 +25,8 @@ Where that order is not known ahead, the run raises ``NotCertainAhead`` and the 
 times it again phase by phase: the bandwidth's timer and a step due at the same instant
 and made at the same instant (which went first depends on which event made each); a
 record that takes no time (its zero timeout went after completion events made at that
-instant, before any made later); a transfer of no bytes. tests/test_timing.py checks every
+instant, before any made later); a transfer of no bytes; a fixed cost too small to move
+the clock (``now + fixed == now``: a step due as it is made). tests/test_timing.py checks every
 figure and the timeline against the phase-by-phase path.
 """
 from __future__ import annotations
@@ -97,13 +98,16 @@ class FluidBandwidth:
         if nbytes <= 0:   # done as it starts: its wake-up's place is not known ahead
             raise NotCertainAhead
         flow = Flow(core, nbytes, now, core, env.event())
+        after = now + self.fixed
+        if after == now:   # a fixed cost too small to move the clock: as none
+            raise NotCertainAhead
         if not self.queued:                 # its own engine: starts after the fixed cost
             flow.asked = flow.got = now
-            flow.moving = now + self.fixed
-            self._step(flow.moving, now, _ISSUED, _START, flow)
+            flow.moving = after
+            self._step(after, now, _ISSUED, _START, flow)
         elif not self.hold:                 # asks for a queue after the fixed cost
-            flow.asked = now + self.fixed
-            self._step(flow.asked, now, _ISSUED, _ASK, flow)
+            flow.asked = after
+            self._step(after, now, _ISSUED, _ASK, flow)
         else:                               # takes a queue first, held through the fixed cost
             flow.asked = now
             if self.free:
@@ -192,6 +196,8 @@ class FluidBandwidth:
         """``flow`` takes ``queue`` now and starts moving after the fixed cost."""
         flow.channel, flow.got = queue, now
         flow.moving = now + self.fixed
+        if flow.moving == now:   # a fixed cost too small to move the clock: as none
+            raise NotCertainAhead
         self._step(flow.moving, now, tier, _START, flow)
 
     # -- SharedBandwidth's steps, at the time they happen -------------------------------
