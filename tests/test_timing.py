@@ -356,7 +356,14 @@ def _fell_back(config, traces) -> bool:
     return reset.called
 
 
-def test_a_run_with_a_record_taking_no_time_is_timed_again_phase_by_phase():
+def _timed_phase_by_phase(config, traces) -> bool:
+    """True when a run was timed phase by phase (it schedules the phase-by-phase events)."""
+    ahead = EngineModel(config, record_timeline=False).run(traces)
+    reference = EngineModel(config, record_timeline=False).run(traces, work_ahead=False)
+    return ahead.events == reference.events
+
+
+def test_a_run_with_a_record_taking_no_time_is_timed_phase_by_phase():
     # a zero timeout goes after the completion events made at its instant and before
     # those made later: its place among the cores' wake-ups is not known ahead
     zero = [f"{name}=0" for name in ("loop_call_cycles", "iteration_cycles",
@@ -364,7 +371,8 @@ def test_a_run_with_a_record_taking_no_time_is_timed_again_phase_by_phase():
                                       "tcm_latency_cycles", "arith_cycles")]
     result = run(RunOptions(kernel=MULTICORE, shape=(8, 1000), cores=4, overrides=[
         "hbm_bytes_per_ns=30", "dma_queues=3", "dma_fixed_holds_queue=true", *zero]))
-    assert _fell_back(result.config, result.functional.traces)
+    assert _timed_phase_by_phase(result.config, result.functional.traces)
+    assert not _fell_back(result.config, result.functional.traces)   # seen before it runs
     _assert_as_phase_by_phase(result)
 
 
@@ -383,7 +391,7 @@ def test_a_transfer_of_no_bytes_is_timed_phase_by_phase():
                                      "dma_fixed_ns": "10", "element_access_ns": "1"})
     traces = [CoreTrace(0, [ElementRun(5, 0, 0), Dma("to_tcm", "x", 0, 50, 200, 0, 0, 1)]),
               CoreTrace(1, [ElementRun(15, 0, 0), Dma("to_tcm", "y", 0, 0, 0, 0, 0, 2)])]
-    assert _fell_back(config, traces)
+    assert _timed_phase_by_phase(config, traces)
     ahead = EngineModel(config).run(traces)
     reference = EngineModel(config).run(traces, work_ahead=False)
     assert _figures(ahead) == _figures(reference)

@@ -17,9 +17,10 @@ it can:
 
 - ``planned``, where device-memory bandwidth never binds: every phase is known when the
   transfer is issued (``plan``);
-- ``fluid``, where bandwidth binds: a transfer asks for its channel exactly its fixed cost
-  after it is issued, so its queue and its end are worked out ahead, once no transfer yet
-  to be issued can come before them (``issue``, ``landed``; ``fluid.FluidBandwidth``);
+- ``fluid``, where bandwidth binds: a transfer asks for its channel (or, held, starts
+  moving) exactly its fixed cost after it is issued, so its queue and its end are worked
+  out ahead, once no transfer yet to be issued can come before them (``issue``,
+  ``landed``; ``fluid.FluidBandwidth``);
 - otherwise phase by phase, a SimPy process with a timeout for the fixed cost, a wait for
   a channel and the bandwidth's own timers (``shared_transfer``): where bandwidth binds
   and the fixed cost is 0, and for a whole run in which ``FluidBandwidth`` meets two steps

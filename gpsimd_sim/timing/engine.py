@@ -198,12 +198,36 @@ class EngineModel:
     def run(self, traces: list[CoreTrace], work_ahead: bool = True) -> TimingResult:
         """Replay ``traces``; shared bandwidth worked out ahead where it can be
         (``work_ahead=False``: phase by phase, the reference the tests compare with)."""
-        if work_ahead:
+        if work_ahead and not self._takes_an_instant(traces):
             try:
                 return self._run(traces, work_ahead=True)
             except NotCertainAhead:   # two steps at one instant only SimPy's order settles
                 self._reset()
         return self._run(traces, work_ahead=False)
+
+    def _takes_an_instant(self, traces: list[CoreTrace]) -> bool:
+        """True when a record takes no time or a transfer moves no bytes, where bandwidth
+        binds: working ahead would stop at it (``NotCertainAhead``), so the run is timed
+        phase by phase from the start rather than twice."""
+        system = dma_system_class(self.config)
+        if not system.memory_limited(self.config, len(traces)):
+            return False
+        config, seen = self.config, set()
+        for trace in traces:
+            for rec in trace.records:
+                if type(rec) is Dma:
+                    if rec.nbytes <= 0:
+                        return True
+                    continue
+                if id(rec) in seen:   # a loop's calls that did the same work share one
+                    continue
+                seen.add(id(rec))
+                h = HANDLERS[type(rec)]
+                if h.instant:
+                    continue
+                if h.delay(rec, config) == 0 or any(n <= 0 for n in h.chunks(rec, config)):
+                    return True
+        return False
 
     def _run(self, traces: list[CoreTrace], work_ahead: bool) -> TimingResult:
         system = dma_system_class(self.config)

@@ -13,8 +13,9 @@ from simpy.events import NORMAL
 
 # After every ordinary event at the same time. The phase-by-phase simulation made a
 # completion event when the transfer ended, so it went after every event already scheduled
-# for that instant; it would also go before an event made later at that instant, but only a
-# zero timeout can be, and a run with one is timed phase by phase (fluid.NotCertainAhead).
+# for that instant; it would also go before an event made later at that instant, but only
+# a zero-time record's timeout or a fixed cost the clock absorbs can be, and a run with
+# either is timed phase by phase (fluid.NotCertainAhead).
 LATE = NORMAL + 1
 
 

@@ -4,9 +4,10 @@ The same processor sharing as ``bandwidth.SharedBandwidth`` (each transfer movin
 ``min(per-channel bandwidth, total / transfers in flight)``, re-rated when one starts or
 ends), and the same queues as ``queues.QueuePool`` (handed out in rotation, waited for in
 FIFO order), for when bandwidth binds. A core issues a transfer only while it runs, and a
-transfer asks for its queue (or starts, on a per-core engine) exactly its fixed cost after
-it is issued, so every step before ``(the earliest time a core may run again) + fixed
-cost`` is already certain: the transfers issued so far, the ends they imply, the queues
+transfer asks for its queue (or starts, on a per-core engine, or with a queue it took as
+it was issued, ``dma_fixed_holds_queue``) exactly its fixed cost after it is issued, so
+as long as that cost moves the clock, every step before ``(the earliest time a core may
+run again) + fixed cost`` is already certain: the transfers issued so far, the ends they imply, the queues
 those ends hand on. ``settle`` works them out in the order the phase-by-phase simulation
 (``DmaSystem.shared_transfer``) processes them, with its arithmetic (every subtraction,
 every timer at ``now + (due - now)``), and schedules one simulation event per transfer: the
