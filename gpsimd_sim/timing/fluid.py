@@ -1,17 +1,18 @@
 """Device-memory bandwidth shared by the transfers in flight, worked out ahead of the clock.
 
-The same processor sharing as ``bandwidth.SharedBandwidth`` (each transfer moving data gets
-``min(per-channel bandwidth, total / transfers in flight)``, re-rated when one starts or
-ends), and the same queues as ``queues.QueuePool`` (handed out in rotation, waited for in
-FIFO order), for when bandwidth binds. A core issues a transfer only while it runs, and a
-transfer asks for its queue (or starts, on a per-core engine, or with a queue it took as
-it was issued, ``dma_fixed_holds_queue``) exactly its fixed cost after it is issued, so
-as long as that cost moves the clock, every step before ``(the earliest time a core may
-run again) + fixed cost`` is already certain: the transfers issued so far, the ends they imply, the queues
+The same processor sharing as ``bandwidth.SharedBandwidth``, with the same arithmetic
+(``bandwidth.ProcessorSharing``: each transfer moving data gets ``min(per-channel
+bandwidth, total / transfers in flight)``, re-rated when one starts or ends), and the same
+queues as ``queues.QueuePool`` (handed out in rotation, waited for in FIFO order), for
+when bandwidth binds. A core issues a transfer only while it runs, and a transfer asks for
+its queue (or starts, on a per-core engine, or with a queue it took as it was issued,
+``dma_fixed_holds_queue``) exactly its fixed cost after it is issued, so as long as that
+cost moves the clock, every step before ``(the earliest time a core may run again) + fixed
+cost`` is already certain: the transfers issued so far, the ends they imply, the queues
 those ends hand on. ``settle`` works them out in the order the phase-by-phase simulation
-(``DmaSystem.shared_transfer``) processes them, with its arithmetic (every subtraction,
-every timer at ``now + (due - now)``), and schedules one simulation event per transfer: the
-issuing core's wake-up at its end. No fixed-cost timeout, completion event, re-rating
+(``DmaSystem.shared_transfer``) processes them, each timer firing at ``now + (due - now)``
+as SimPy's would, and schedules one simulation event per transfer: the issuing core's
+wake-up at its end. No fixed-cost timeout, completion event, re-rating
 timer or wait for a queue is scheduled.
 
 Each step has the key the phase-by-phase simulation orders it by: (time, when it was
@@ -35,9 +36,9 @@ from __future__ import annotations
 from collections import deque
 from heapq import heappop, heappush
 
+from .bandwidth import ProcessorSharing
 from .events import LATE, fire_at
 
-_DONE_BYTES = 1e-3   # as SharedBandwidth: float dust left after re-rating is done
 _NEVER = float("inf")
 
 # what a step does
@@ -63,7 +64,7 @@ class Flow:
         self.remaining = float(nbytes)
 
 
-class FluidBandwidth:
+class FluidBandwidth(ProcessorSharing):
     """Processor sharing of ``total`` B/ns between transfers capped at ``cap`` B/ns each,
     over ``queues`` shared queues (None: an engine per core), a queue taken before the
     fixed cost when ``hold``."""
@@ -71,19 +72,16 @@ class FluidBandwidth:
     def __init__(self, env, total_bytes_per_ns: float, flow_cap_bytes_per_ns: float,
                  fixed_ns: float, ncores: int, on_change=None, queues: int | None = None,
                  hold: bool = False):
+        super().__init__(total_bytes_per_ns, flow_cap_bytes_per_ns)
         self.env = env
-        self.total, self.cap, self.fixed = total_bytes_per_ns, flow_cap_bytes_per_ns, fixed_ns
+        self.fixed = fixed_ns
         # when each core may next issue a transfer: now for a running core, its compute's
         # end, its transfer's end once known; never while that end is still being worked out
         self.resume = [0.0] * ncores
         self.steps: list = []    # (time, made, tier, seq, what, Flow), a heap
         self.seq = 0
-        self.flows: list[Flow] = []   # moving data, in the order they started
-        self.updated = 0.0
-        self.due = None          # the pending timer's due time, as SharedBandwidth keeps it
-        self.fire = _NEVER       # when that timer fires (now + (due - now) when it was set)
+        self.fire = _NEVER       # when the timer for ``due`` fires (now + (due - now))
         self.set_at = 0.0        # when it was set
-        self.rate = 0.0          # what each transfer moving data gets now
         self.woken = _NEVER      # the earliest end worked out in this settle
         self.queued = queues is not None
         self.hold = hold
@@ -98,10 +96,10 @@ class FluidBandwidth:
         now = env.now
         if nbytes <= 0:   # done as it starts: its wake-up's place is not known ahead
             raise NotCertainAhead
-        flow = Flow(core, nbytes, now, core, env.event())
         after = now + self.fixed
         if after == now:   # a fixed cost too small to move the clock: as none
             raise NotCertainAhead
+        flow = Flow(core, nbytes, now, core, env.event())
         if not self.queued:                 # its own engine: starts after the fixed cost
             flow.asked = flow.got = now
             flow.moving = after
@@ -201,50 +199,25 @@ class FluidBandwidth:
             raise NotCertainAhead
         self._step(flow.moving, now, tier, _START, flow)
 
-    # -- SharedBandwidth's steps, at the time they happen -------------------------------
-    def _rerate(self) -> None:
-        """The rate each transfer moving data gets, after one starts or ends."""
-        n = len(self.flows)
-        self.rate = min(self.cap, self.total / n) if n else 0.0
-
-    def _advance(self, now: float) -> None:
-        if self.flows and now > self.updated:
-            moved = (now - self.updated) * self.rate
-            for flow in self.flows:
-                flow.remaining -= moved
-        self.updated = now
-
+    # -- the bandwidth's steps (ProcessorSharing's arithmetic), at the time they happen --
     def _start(self, now: float, flow: Flow) -> None:
         flow.moving = now
-        self._advance(now)
-        self.flows.append(flow)   # (never empty: ``issue`` refuses zero bytes)
-        self._rerate()
+        ProcessorSharing._start(self, now, flow)   # (``issue`` refuses zero bytes)
         self._schedule(now)
 
     def _schedule(self, now: float) -> None:
-        flows, rate = self.flows, self.rate
         if self.changes is not None:
-            self.changes.append((now, len(flows) * rate))
-        if not flows:
-            self.due, self.fire = None, _NEVER
-            return
-        due = now + max(0.0, min([f.remaining for f in flows]) / rate)
-        if self.due is not None and abs(due - self.due) <= 1e-9 * max(1.0, due):
-            return   # the pending timer already fires then
-        self.due, self.fire, self.set_at = due, now + (due - now), now
+            self.changes.append((now, len(self.flows) * self.rate))
+        if self._due_moved(now):   # the timer fires as SimPy's would: now + delay
+            self.fire, self.set_at = now + (self.due - now), now
+        elif self.due is None:
+            self.fire = _NEVER
 
     def _expire(self, now: float) -> None:
         """The timer firing at ``now``: the transfers it finishes end."""
-        self.due, self.fire = None, _NEVER
-        self._advance(now)
-        flows = self.flows
-        finished = [f for f in flows if f.remaining <= _DONE_BYTES]
-        if not finished:   # rounding left the first finisher a hair short
-            finished = [min(flows, key=lambda f: f.remaining)]
-        for flow in finished:
+        self.fire = _NEVER
+        for flow in self._finish_due(now):
             self._finish(now, flow)
-        self.flows = [f for f in flows if f.end is None]
-        self._rerate()
         self._schedule(now)
 
     def _finish(self, now: float, flow: Flow) -> None:
