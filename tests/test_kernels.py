@@ -12,6 +12,7 @@ import pytest
 from gpsimd_sim.config import load_config
 from gpsimd_sim.errors import KernelFault
 from gpsimd_sim.functional.loader import load_kernel
+from gpsimd_sim.records import Compute, Dma
 from gpsimd_sim.simulation import RunOptions, simulate_loaded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,6 +125,39 @@ def test_multicore_kernel_transfers_follow_each_cores_partition(shape, cores):
     assert [c["dma_transfers"] for c in per_core] == [2 * math.ceil(p / buffer_size)
                                                        for p in partitions]
     assert [c["dma_bytes"] for c in per_core] == [2 * p * x.itemsize for p in partitions]
+
+
+@pytest.mark.parametrize("buffer_size", [1, 7, 64])
+def test_tcm_kernel_records_each_blocks_own_work_though_calls_share_records(buffer_size):
+    # calls that did the same work share one record (issue 14): each call's record must
+    # still be its own block's: a load to compare, a second for a positive value, a store
+    x = make_input((40, 64))
+    traces = simulate(TCM, x, buffer_size=buffer_size).functional.traces
+    computes = [r for r in traces[0].records if type(r) is Compute]
+    flat = x.ravel()
+    blocks = [flat[i:i + buffer_size] for i in range(0, flat.size, buffer_size)]
+    assert [(c.ops["iterations"], c.tcm_loads, c.tcm_stores) for c in computes] == \
+        [(b.size, b.size + int((b > 0).sum()), b.size) for b in blocks]
+    assert len({id(c) for c in computes}) < len(computes)   # shared, not made anew
+
+
+def test_each_record_names_the_kernel_line_of_the_call_that_made_it():
+    # lines are remembered per call site (issue 14): calls alternate between two sites
+    path = ROOT / "tests" / "kernels" / "lines_of_calls.py"
+    source = path.read_text().splitlines()
+
+    def line(marker):
+        return next(i for i, text in enumerate(source, 1) if marker in text)
+
+    result = simulate(str(path), make_input((4, 8)))
+    assert result.functional.check.correct
+    got = [(type(r).__name__, getattr(r, "direction", ""), r.line)
+           for r in result.functional.traces[0].records if type(r) in (Compute, Dma)]
+    direct = [("Dma", "to_tcm", line("DIRECT IN")), ("Compute", "", line("DIRECT LOOP")),
+              ("Dma", "to_tensor", line("DIRECT OUT"))]
+    helper = [("Dma", "to_tcm", line("HELPER IN")), ("Compute", "", line("HELPER LOOP")),
+              ("Dma", "to_tensor", line("HELPER OUT"))]
+    assert got == (direct + helper) * 4
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=shape_id)

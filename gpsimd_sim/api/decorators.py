@@ -18,13 +18,15 @@ from ..loops.language import INT64_MAX
 from ..records import OP_CLASSES, Compute, ElementRun
 from .. import wall_clock
 from ..wall_clock import alarm_paused
-from .runtime import current_or_none
+from .runtime import _current
 from .tcm import TcmBuffer
 from .tensor import ElementAccessor, Tensor
 
 # A loop's counts (loops/abi.py): one counter per operation class, then the element loads
 # and stores of each parameter (slots N_OPS + 2k and N_OPS + 2k + 1), then the error slots.
 N_OPS = len(OP_CLASSES)
+_core = _current.get       # the running core's context, or None (runtime.current_or_none)
+_getframe = sys._getframe
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def loop(fn):
 
     @functools.wraps(fn)
     def call(*args):
-        ctx = current_or_none()
+        ctx = _core()
         plan = plans.get(tuple(map(type, args)))
         if plan is None or ctx is None:
             return _slow_call(ctx, compiled, args, plans)
@@ -102,7 +104,29 @@ def loop(fn):
             wall_clock.native = False
         if wall_clock.expired:
             wall_clock.raise_expired()
-        _record(ctx, compiled, plan, args, arrays, counts, ctx.line_at(sys._getframe(1)))
+        frame = _getframe(1)   # the kernel's line: usually the caller's (runtime.call_line)
+        line = ctx.call_lines.get((id(frame.f_code), frame.f_lasti))
+        if line is None:
+            line = ctx.call_line(frame)
+        if direct is None:
+            _record(ctx, compiled, plan, args, arrays, counts, line)
+            return
+        # Counts met before on this line, by their bytes (error slots included, so a hit
+        # never faulted): the record they made, without decoding them again (issue 14).
+        key = (counts.tobytes(), line)
+        seen = plan.seen
+        if seen[0] is ctx:
+            hit = seen[1].get(key)
+            if hit is not None:
+                ctx.iterations += hit[1]
+                ctx.emit(hit[0])
+                return
+        else:
+            seen = plan.seen = (ctx, {})
+        counts = counts.tolist()
+        record = _record(ctx, compiled, plan, args, arrays, counts, line)
+        if record is not None and len(seen[1]) < _MEMO_RECORDS:
+            seen[1][key] = (record, counts[0])
 
     call.compiled = compiled
     return call
@@ -112,7 +136,7 @@ class _Plan:
     """For one signature of argument types: which arguments are TCM buffers, element
     accessors and arrays (scalars pass as they are: ``CompiledLoop`` normalises them)."""
 
-    __slots__ = ("tcm", "elem", "tcm_like", "arrays", "end", "last", "direct", "memo")
+    __slots__ = ("tcm", "elem", "tcm_like", "arrays", "end", "last", "direct", "memo", "seen")
 
     def __init__(self, kinds: list[str]):
         self.tcm = tuple(k for k, kind in enumerate(kinds) if kind == "tcm")
@@ -123,6 +147,7 @@ class _Plan:
         self.last = None   # (counts, line, width, core context, the Compute record made)
         self.direct = None  # CompiledLoop.direct of the first call's arguments
         self.memo = None    # (core context, {(counts, line, width): Compute record})
+        self.seen = (None, None)  # (core context, {(counts' bytes, line): (record, iterations)})
 
 
 _MEMO_RECORDS = 4096   # different records kept per loop and core (the rest are made anew)
@@ -143,9 +168,11 @@ def _slow_call(ctx, compiled, args, plans):
         plans[tuple(map(type, args))] = plan
 
 
-def _record(ctx, compiled, plan, args, arrays, counts, line) -> None:
+def _record(ctx, compiled, plan, args, arrays, counts, line):
     """Raise the run's fault, if any; else (inside a kernel) record its counted work: a
-    Compute record, and an ElementRun for accessor traffic."""
+    Compute record, and an ElementRun for accessor traffic. Returns the Compute record when
+    later calls with the same counts on the same line may emit it again without these
+    checks (None for a loop over element accessors)."""
     # the widest element the loop works on: it sets the SIMD lanes
     width = max([arrays[k].itemsize for k in plan.arrays]) if plan.arrays else 4
     last = plan.last
@@ -155,7 +182,7 @@ def _record(ctx, compiled, plan, args, arrays, counts, line) -> None:
         # record, which timing and reports then cost once (issue 14)
         ctx.iterations += counts[0]
         ctx.emit(last[4])
-        return
+        return last[4]
     if counts[plan.end] != 0:         # an error kind: the loop faulted
         raise _loop_fault(ctx, compiled, compiled.result(counts, arrays).error, args)
     for k in plan.elem:
@@ -164,7 +191,7 @@ def _record(ctx, compiled, plan, args, arrays, counts, line) -> None:
                               f"input tensor {args[k].tensor.name} (C++: accessor() of a "
                               "const Tensor& is read-only)")
     if ctx is None:
-        return
+        return None
     ctx.iterations += counts[0]
     # Calls that did the same work share one record (immutable): data-dependent loops
     # (a ReLU's loads depend on the signs) do a few dozen different amounts of work over
@@ -192,6 +219,8 @@ def _record(ctx, compiled, plan, args, arrays, counts, line) -> None:
         writes = sum([counts[N_OPS + 2 * k + 1] for k in plan.elem])
         if reads or writes:
             ctx.emit(ElementRun(reads, writes, line))
+        return None   # the same counts through another accessor may fault (a const one)
+    return record
 
 
 def _loop_arguments(ctx, compiled, args) -> tuple[list, list[str]]:

@@ -87,6 +87,8 @@ class CoreContext:
         self.next_tensor_id = 0   # tensors the kernel makes (zeros#0, empty#1, ...)
         self.pending_reads = 0   # interpreted element accesses not yet emitted as a run
         self.pending_writes = 0
+        self.call_lines = {}         # (id of a kernel-file code object, instruction) -> line
+        self._codes = []         # those code objects
 
     # -- records -----------------------------------------------------------------------
     def emit(self, record) -> None:
@@ -130,6 +132,20 @@ class CoreContext:
                 return frame.f_lineno
             frame = frame.f_back
         return 0
+
+    def call_line(self, frame) -> int:
+        """``line_at(frame)`` for an API function's caller, remembered per call site in the
+        kernel file (``call_lines``, which hot paths read first): finding a frame's line walks
+        its code's line table, which cost more than the rest of a TCM transfer's
+        bookkeeping (issue 14)."""
+        code = frame.f_code
+        if code.co_filename != self.kernel_file:
+            return self.line_at(frame)
+        line = self.call_lines.get((id(code), frame.f_lasti))
+        if line is None:
+            line = self.call_lines[id(code), frame.f_lasti] = frame.f_lineno
+            self._codes.append(code)   # alive while its id is a key: no id is reused
+        return line
 
     def where(self) -> str:
         return f"{self.display_file}:{self.line()}"

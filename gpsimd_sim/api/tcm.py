@@ -10,13 +10,17 @@ from .runtime import current
 class TcmBuffer:
     """A typed view of bytes in one core's TCM pool (the C++ ``float *tcm_buffer``)."""
 
-    __slots__ = ("id", "offset", "nbytes", "_array", "freed", "core")
+    __slots__ = ("id", "offset", "nbytes", "_array", "_bytes", "_dtype", "itemsize", "freed",
+                 "core")
 
     def __init__(self, buf_id: int, offset: int, nbytes: int, array: np.ndarray, core: int):
         self.id = buf_id
         self.offset = offset
         self.nbytes = nbytes
         self._array = array  # indexed only by @loop functions, which count the accesses
+        self._bytes = memoryview(array.view(np.uint8))  # the same memory: the DMA copies'
+        self._dtype = array.dtype
+        self.itemsize = array.itemsize
         self.freed = False
         self.core = core
 

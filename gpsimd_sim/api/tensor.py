@@ -40,11 +40,13 @@ class Tensor:
     data no model times). ``t.fill_(v)`` is a device op: ``api/ops.py`` adds it.
     """
 
-    __slots__ = ("_storage", "_flat", "name", "writer", "const")
+    __slots__ = ("_storage", "_dtype", "_flat", "_bytes", "name", "writer", "const")
 
     def __init__(self, data: np.ndarray, name: str, const: bool = False):
         self._storage = data
+        self._dtype = data.dtype
         self._flat = None   # the data as one dimension, made on first use
+        self._bytes = None  # the data as a memoryview of bytes, made on first use
         self.name = name
         self.writer = None  # multicore writes: (start, end, core, line, order), for find_race
         self.const = const  # a `const torch::Tensor&` input: its accessors are read-only
@@ -59,6 +61,13 @@ class Tensor:
         if f is None:
             f = self._flat = self._storage.reshape(-1)
         return f
+
+    def as_bytes(self) -> memoryview:
+        """The data as a memoryview of its bytes (kept), for the TCM accessor's copies."""
+        b = self._bytes
+        if b is None:
+            b = self._bytes = memoryview(self.flat().view(np.uint8))
+        return b
 
     def sizes(self) -> tuple[int, ...]:
         return tuple(self._storage.shape)
@@ -204,23 +213,54 @@ class TcmAccessor:
     def __init__(self, tensor: Tensor):
         self.tensor = tensor
 
-    def _operands(self, what: str, buffer, offset, n):
-        """(core, the buffer's memory, the tensor's flat data, offset, n) of a copy, checked:
-        at a glance when all is well (every block of a kernel's loop), else one check at a
-        time, the failing one named (``_checked``)."""
+    def tensor_to_tcm(self, buffer: TcmBuffer, offset: int, n: int) -> None:
+        """Copy ``n`` elements of the flat tensor from ``offset`` into ``buffer``."""
+        self._copy("to_tcm", buffer, offset, n)
+
+    def tcm_to_tensor(self, buffer: TcmBuffer, offset: int, n: int) -> None:
+        """Copy ``n`` elements of ``buffer`` into the flat tensor at ``offset``."""
+        self._copy("to_tensor", buffer, offset, n)
+
+    def _copy(self, direction: str, buffer, offset, n) -> None:
+        """One block copy, checked, done and recorded: the hot path of every TCM kernel
+        (each block of its loop), so checked at a glance first and written out in one
+        function (issue 14)."""
         ctx = _current.get()
         t = self.tensor
-        if (type(buffer) is TcmBuffer and ctx is not None and not buffer.freed
-                and buffer.core == ctx.core_id and type(offset) is int and type(n) is int
-                and 0 <= offset and 0 <= n):
-            flat = t._flat if t._flat is not None else t.flat()
-            array = buffer._array
-            if (offset + n <= flat.shape[0] and n <= array.shape[0]
-                    and array.dtype is flat.dtype):
-                return ctx, array, flat, offset, n
-        return self._checked(what, buffer, offset, n)
+        data = t._bytes
+        if not (data is not None and type(buffer) is TcmBuffer and ctx is not None
+                and not buffer.freed and buffer.core == ctx.core_id and type(offset) is int
+                and type(n) is int and 0 <= offset and 0 <= n
+                # (a buffer's bytes are a whole number of its elements: tcm_malloc)
+                and (offset + n) * buffer.itemsize <= len(data)
+                and n * buffer.itemsize <= buffer.nbytes and buffer._dtype is t._dtype):
+            what = "tensor_to_tcm" if direction == "to_tcm" else "tcm_to_tensor"
+            ctx, offset, n = self._checked(what, buffer, offset, n)
+            data = t.as_bytes()
+        # the kernel's line (the caller of tensor_to_tcm / tcm_to_tensor), remembered per
+        # call site: finding a frame's line walks its code's line table (``call_line``)
+        frame = _getframe(2)
+        line = ctx.call_lines.get((id(frame.f_code), frame.f_lasti))
+        if line is None:
+            line = ctx.call_line(frame)
+        size = buffer.itemsize
+        # bytes through memoryviews: a fifth of a NumPy slice assignment's cost (which sets
+        # up a dtype transfer each time), the same bits (one dtype)
+        if direction == "to_tcm":
+            buffer._bytes[:n * size] = data[offset * size:(offset + n) * size]
+        else:
+            if t.const:
+                raise ctx.fault(f"tcm_to_tensor into const input tensor {t.name} (C++: "
+                                "tcm_accessor() of a const Tensor& is read-only)")
+            if ctx.multicore:
+                claim(ctx, t, offset, n, line)
+            data[offset * size:(offset + n) * size] = buffer._bytes[:n * size]
+        # a record is a tuple: tuple.__new__ spares the NamedTuple's Python-level __new__
+        ctx.emit(_new(Dma, (direction, t.name, offset, n, n * size, buffer.id, buffer.offset,
+                            line)))
 
     def _checked(self, what: str, buffer, offset, n):
+        """(core, offset, n) of a copy, checked one check at a time, the failing one named."""
         ctx = current()
         t = self.tensor
         if not isinstance(buffer, TcmBuffer):
@@ -238,32 +278,11 @@ class TcmAccessor:
         if array.dtype != t.dtype:
             raise ctx.fault(f"{what}: TCM buffer {buffer.id} is {array.dtype}, tensor {t.name} "
                             f"is {t.dtype}")
-        return ctx, array, t.flat(), offset, n
-
-    def tensor_to_tcm(self, buffer: TcmBuffer, offset: int, n: int) -> None:
-        """Copy ``n`` elements of the flat tensor from ``offset`` into ``buffer``."""
-        ctx, array, flat, offset, n = self._operands("tensor_to_tcm", buffer, offset, n)
-        array[:n] = flat[offset:offset + n]
-        # a record is a tuple: tuple.__new__ spares the NamedTuple's Python-level __new__
-        ctx.emit(_new(Dma, ("to_tcm", self.tensor.name, offset, n, n * array.itemsize,
-                            buffer.id, buffer.offset, ctx.line_at(sys._getframe(1)))))
-
-    def tcm_to_tensor(self, buffer: TcmBuffer, offset: int, n: int) -> None:
-        """Copy ``n`` elements of ``buffer`` into the flat tensor at ``offset``."""
-        ctx, array, flat, offset, n = self._operands("tcm_to_tensor", buffer, offset, n)
-        t = self.tensor
-        if t.const:
-            raise ctx.fault(f"tcm_to_tensor into const input tensor {t.name} (C++: "
-                            "tcm_accessor() of a const Tensor& is read-only)")
-        line = ctx.line_at(sys._getframe(1))
-        if ctx.multicore:
-            claim(ctx, t, offset, n, line)
-        flat[offset:offset + n] = array[:n]
-        ctx.emit(_new(Dma, ("to_tensor", t.name, offset, n, n * array.itemsize, buffer.id,
-                            buffer.offset, line)))
+        return ctx, offset, n
 
 
 _new = tuple.__new__
+_getframe = sys._getframe
 
 
 def claim(ctx, t: Tensor, offset: int, n: int, line: int = 0) -> None:

@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 
-from .. import __version__
+from .. import __version__, simulation
 from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, SimError
 from . import calibrate, mlp, run, sweep, validate
 
@@ -81,6 +81,7 @@ def entry() -> None:
     before ``main`` returns. With another thread still alive (one a user's code started),
     the ordinary exit.
     """
+    simulation.freeze_after_run = True   # this process ends with the command
     code = main()
     if threading.active_count() != 1:
         sys.exit(code)

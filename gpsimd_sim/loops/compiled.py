@@ -163,14 +163,16 @@ class CompiledLoop:
         guards = tuple((k, a.dtype, a.ndim) for k, a in enumerate(args) if type(a) is _ndarray)
         return plan.variant, guards
 
-    def run_direct(self, variant: _Variant, args, budget: int) -> list[int]:
-        """``run_counts`` through a variant from ``direct``, for a budget in [0, 2**63)."""
+    def run_direct(self, variant: _Variant, args, budget: int) -> np.ndarray:
+        """``run_counts`` through a variant from ``direct``, for a budget in [0, 2**63); the
+        counts as the int64 array the variant filled (``tolist()`` gives ``run_counts``'s
+        list; ``tobytes()`` a key for the same counts met again)."""
         counts = np.zeros(self._n_slots, dtype=_INT64)
         try:
             variant.dispatcher(*args, counts, budget)
         except _numba_error_type() as exc:  # e.g. a read-only array where one was written
             raise self._numba_error(exc, variant) from exc
-        return counts.tolist()
+        return counts
 
     def result(self, counts: list[int], args: tuple) -> LoopResult:
         """The LoopResult of raw ``counts`` from ``run_counts(args, ...)``."""
