@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import math
 import time
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from .functional.executor import FunctionalResult, run_functional
 from .functional.inputs import TensorInput, build_args, check_array
 from .functional.plan import ExecPlan
 from .isolation import DEFAULT_MEMORY_BYTES, call_in_worker, run_in_child
+from .loops.cache import warm as warm_numba
 from .report import analysis
 from .shipped import is_shipped
 from .timing.engine import TimingResult, simulate_timing
@@ -364,6 +366,17 @@ def arguments(kernel, options: RunOptions) -> list:
                       options.scalars, options.seed, shape_rule)
 
 
+_WARM_ELEMENTS = 1 << 22   # drawn in about 0.06 s: less would not hide numba's set-up
+
+
+def _elements(shape) -> int:
+    """Elements of a shape as given (0 for one ``check_shape`` will refuse)."""
+    try:
+        return math.prod(int(s) for s in shape)
+    except (TypeError, ValueError):
+        return 0
+
+
 def run(options: RunOptions) -> RunResult:
     """Load the kernel, make its arguments, and simulate."""
     start = time.perf_counter()
@@ -372,7 +385,16 @@ def run(options: RunOptions) -> RunResult:
         options.kernel, "__name__", "kernel")
     with wall_limit(options.timeout_s, label):  # a file may loop at import time
         kernel = load(options.kernel, options.op, options.multicore)
-    args = arguments(kernel, options)
+    # Large inputs are drawn while numba is set up on a second thread (NumPy's generator
+    # lets go of the GIL); done before the run, which may fork. A failure here is left for
+    # the kernel's first @loop call to report.
+    warm = (Background(warm_numba) if kernel.language == "python" and options.args is None
+            and _elements(options.shape) >= _WARM_ELEMENTS else None)
+    try:
+        args = arguments(kernel, options)
+    finally:
+        if warm is not None:
+            warm.wait()
     result = simulate_loaded(kernel, args, config, provenance, options)
     result.wall_s = time.perf_counter() - start
     return result

@@ -34,3 +34,44 @@ def test_work_done_on_this_thread_returns_its_value_and_starts_no_thread():
     work = Background(np.sum, np.arange(4.0), thread=False)
     assert threading.active_count() == before
     assert work.result() == 6.0
+
+
+def _warm_recorder(monkeypatch):
+    """Make every run's inputs large enough to draw beside numba's set-up, and record the
+    order in which the set-up ends and the simulation starts."""
+    import time
+
+    import gpsimd_sim.simulation as simulation
+    events = []
+
+    def warm():
+        time.sleep(0.2)   # longer than drawing these inputs
+        events.append("set up on a second thread"
+                      if threading.current_thread() is not threading.main_thread() else "here")
+
+    simulate = simulation.simulate_loaded
+
+    def simulate_loaded(*args, **kwargs):
+        events.append("simulated")
+        return simulate(*args, **kwargs)
+    monkeypatch.setattr(simulation, "_WARM_ELEMENTS", 1)
+    monkeypatch.setattr(simulation, "warm_numba", warm)
+    monkeypatch.setattr(simulation, "simulate_loaded", simulate_loaded)
+    return events
+
+
+def test_numba_is_set_up_on_a_second_thread_that_ends_before_the_run_starts(monkeypatch):
+    # the run may fork its functional worker: no thread may be alive by then
+    events = _warm_recorder(monkeypatch)
+    result = run(RunOptions(kernel="tests/kernels/relu_tcm_any_dtype.py", shape=(4, 300)))
+    assert result.to_dict()["correct"] is True
+    assert events == ["set up on a second thread", "simulated"]
+
+
+def test_numba_set_up_ends_before_bad_inputs_are_reported(monkeypatch):
+    from gpsimd_sim.errors import ConfigError
+    events = _warm_recorder(monkeypatch)
+    before = threading.active_count()
+    with pytest.raises(ConfigError):
+        run(RunOptions(kernel="kernels/relu_tcm.py", shape=(4, 300), dtype="complex64"))
+    assert events == ["set up on a second thread"] and threading.active_count() == before

@@ -114,3 +114,14 @@ def build(loop_name: str, text: str, func_name: str) -> tuple[object, Path]:
     path = private_dir(cache_dir()) / f"{loop_name}_{digest}.py"
     write_once(path, text)
     return jit_file(path, func_name), path
+
+
+_WARM_SOURCE = "def warm(x):\n    return x + 1\n"
+
+
+def warm() -> None:
+    """Import numba and load one tiny cached function: numba's first load of any function
+    sets its compiler up (its registries, the BLAS check that imports scipy), about half a
+    second that ``simulation.run`` spends beside drawing the inputs, not after it."""
+    dispatcher, _ = build("warm", _WARM_SOURCE, "warm")
+    dispatcher(1)
