@@ -134,14 +134,14 @@ def main() -> None:
     costs = dict(rows)
     print(f"blocks of {args.size} float32, least of {args.repeat} rounds of {args.blocks} "
           "blocks, CPU time")
-    print(f"  {'bare numba call of the block':<34} {bare_s * 1e6:6.2f} us")
+    print(f"  {'bare numba call of the block':<40} {bare_s * 1e6:6.2f} us")
     labels = {"empty": "empty Python loop", "transfer_in": "tensor_to_tcm",
               "transfer_out": "tcm_to_tensor", "loop_call": "tensor_to_tcm + @loop",
               "block": "tensor_to_tcm + @loop + tcm_to_tensor"}
     for name, seconds in rows:
-        print(f"  {labels[name]:<34} {seconds * 1e6:6.2f} us   {seconds / bare_s:5.1f} x bare")
+        print(f"  {labels[name]:<40} {seconds * 1e6:6.2f} us   {seconds / bare_s:5.1f} x bare")
     loop_alone = costs["loop_call"] - costs["transfer_in"]
-    print(f"  {'the @loop call alone (by difference)':<34} {loop_alone * 1e6:6.2f} us   "
+    print(f"  {'the @loop call alone (by difference)':<40} {loop_alone * 1e6:6.2f} us   "
           f"{loop_alone / bare_s:5.1f} x bare")
 
 
