@@ -16,7 +16,8 @@ class Background:
 
     No thread may be alive when the process forks a child that does not exec (the
     functional worker, ``isolation.py``): a lock it held would stay held in the child.
-    Callers that fork pass ``thread=False``, and ``wait()`` before giving up on a result.
+    Callers about to fork pass ``thread=False``; others ``wait()`` before anything that may
+    fork, and before giving up on a result.
     """
 
     def __init__(self, fn, *args, thread: bool = True):

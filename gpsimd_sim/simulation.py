@@ -277,9 +277,12 @@ def _functional_cached(kernel, args, plan: ExecPlan, rtol, atol, options,
 
 # Set by the console command (``cli.entry``), whose process ends with the command: what a
 # run leaves alive is then frozen (``gc.freeze``) as the collector comes back on, not
-# walked by its next collections (0.08 s after a run of 400,000 records). In a process
-# that lives on (a notebook, a test) it stays False: an object frozen there and later
-# dropped in a cycle would never be collected.
+# walked by its next collections (0.08 s after a run of 400,000 records). Commands that
+# run many simulations (sweep, mlp, calibrate, validate) freeze after each: what a run
+# leaves alive and later drops is freed by reference counting (records, results and
+# traces hold no cycles), and the cyclic garbage frozen was measured not to grow from run
+# to run. In a process that lives on (a notebook, a test) it stays False: there an object
+# frozen and later dropped in a cycle would never be collected.
 freeze_after_run = False
 
 
@@ -377,6 +380,13 @@ def _elements(shape) -> int:
         return 0
 
 
+def _has_loops(kernel) -> bool:
+    """Whether a Python kernel's namespace holds a ``@loop`` (only then does it need numba)."""
+    names = vars(kernel.module) if kernel.module is not None else \
+        getattr(kernel.fn, "__globals__", {})
+    return any(callable(v) and hasattr(v, "compiled") for v in list(names.values()))
+
+
 def run(options: RunOptions) -> RunResult:
     """Load the kernel, make its arguments, and simulate."""
     start = time.perf_counter()
@@ -389,7 +399,7 @@ def run(options: RunOptions) -> RunResult:
     # lets go of the GIL); done before the run, which may fork. A failure here is left for
     # the kernel's first @loop call to report.
     warm = (Background(warm_numba) if kernel.language == "python" and options.args is None
-            and _elements(options.shape) >= _WARM_ELEMENTS else None)
+            and _elements(options.shape) >= _WARM_ELEMENTS and _has_loops(kernel) else None)
     try:
         args = arguments(kernel, options)
     finally:

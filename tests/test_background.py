@@ -75,3 +75,10 @@ def test_numba_set_up_ends_before_bad_inputs_are_reported(monkeypatch):
     with pytest.raises(ConfigError):
         run(RunOptions(kernel="kernels/relu_tcm.py", shape=(4, 300), dtype="complex64"))
     assert events == ["set up on a second thread"] and threading.active_count() == before
+
+
+def test_a_kernel_without_loops_does_not_set_numba_up(monkeypatch):
+    events = _warm_recorder(monkeypatch)
+    result = run(RunOptions(kernel="kernels/relu_stream.py", shape=(4, 300)))
+    assert result.to_dict()["correct"] is True
+    assert events == ["simulated"]

@@ -123,5 +123,6 @@ def warm() -> None:
     """Import numba and load one tiny cached function: numba's first load of any function
     sets its compiler up (its registries, the BLAS check that imports scipy), about half a
     second that ``simulation.run`` spends beside drawing the inputs, not after it."""
-    dispatcher, _ = build("warm", _WARM_SOURCE, "warm")
-    dispatcher(1)
+    with build_lock:
+        dispatcher, _ = build("warm", _WARM_SOURCE, "warm")
+        dispatcher(1)
