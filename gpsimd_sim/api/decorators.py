@@ -134,7 +134,17 @@ def loop(fn):
 
 class _Plan:
     """For one signature of argument types: which arguments are TCM buffers, element
-    accessors and arrays (scalars pass as they are: ``CompiledLoop`` normalises them)."""
+    accessors and arrays (scalars pass as they are: ``CompiledLoop`` normalises them).
+
+    Calls that did the same work share one immutable Compute record, found three ways,
+    each per core (a core's records are its own):
+    - ``seen``: on the direct path, the counts' bytes and the line -> the record (the hot
+      path's lookup; safe because the direct path's guards fix every array's dtype, hence
+      the record's width, and only calls that did not fault, through no accessor, enter);
+    - ``last``: the previous call decoded by ``_record`` (any path), compared whole;
+    - ``memo``: every record ``_record`` made, by its decoded counts, line and width.
+    A hit in ``seen`` leaves ``last`` as it was: it only spares work, never changes a record.
+    """
 
     __slots__ = ("tcm", "elem", "tcm_like", "arrays", "end", "last", "direct", "memo", "seen")
 
