@@ -290,6 +290,39 @@ def run_in_child(fn, *args, what: str, timeout_s: float | None = None,
     return _result(data, printed)
 
 
+class Started:
+    """A forked child running one call (``start_in_child``); ``result()`` waits for it."""
+
+    def __init__(self, pid: int, read_fd: int, capture: str, what: str):
+        self.pid, self.read_fd, self.capture, self.what = pid, read_fd, capture, what
+
+    def result(self, timeout_s: float | None = None):
+        """The call's value; its SimError raised here; a one-line error if the child died."""
+        try:
+            data = _receive(self.read_fd, self.pid, timeout_s, self.what)
+        finally:
+            os.close(self.read_fd)
+            _reap(self.pid)
+            _read_and_remove(self.capture)
+        return _result(data, "")[0]
+
+
+def start_in_child(fn, *args, what: str, memory_bytes: int | None = None) -> Started:
+    """``fn(*args)`` started now in a forked child, while this process goes on: the
+    simulator's own work split over the machine's cores (the child sees this process's
+    memory as it is now; only the value comes back, pickled)."""
+    read_fd, write_fd = os.pipe()
+    capture = _new_capture()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        _child(fn, args, {}, memory_bytes, write_fd, capture)
+    os.close(write_fd)
+    return Started(pid, read_fd, capture, what)
+
+
 def _receive(fd: int, pid: int, timeout_s: float | None, what: str) -> bytes:
     """Everything the child sends, or a one-line error once it is gone or too slow."""
     deadline = None if timeout_s is None else time.monotonic() + timeout_s

@@ -213,3 +213,19 @@ def test_every_shipped_kernels_run_carries_a_band_around_its_time(kernel):
     low, high = d["simulated_ns_band"]
     assert low <= d["simulated_ns"] <= high
     assert d["band"]["members"] == 4 and d["band"]["percentiles"] == [5.0, 95.0]
+
+
+def test_a_large_runs_members_timed_in_several_processes_give_the_same_times(monkeypatch):
+    # on 8 cores some members have fewer DMA queues than cores: their replays are split
+    import gpsimd_sim.uncertainty.bands as bands
+    from gpsimd_sim.timing.dma import dma_system_class
+    result = run(RunOptions(kernel=KERNELS["multicore"], shape=(8, 1024), cores=8,
+                            buffer_size=64, timeout_s=None))
+    ens = get_ensemble("trn1", 40, seed=0)
+    configs = [ens.config(i, result.config) for i in range(ens.size)]
+    replayed = [c for c in configs if not dma_system_class(c).never_contends(c, 8)]
+    assert 2 <= len(replayed) < len(configs)
+    alone = bands.member_times(result, configs, jobs=1)
+    monkeypatch.setattr(bands, "SPLIT_RECORDS", 0)
+    assert bands.member_times(result, configs, jobs=3) == alone
+    assert bands.run_band(result, members=40, jobs=2) == bands.run_band(result, members=40)

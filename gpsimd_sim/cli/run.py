@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from ..errors import EXIT_OK, EXIT_WRONG_OUTPUT, ConfigError
 from ..functional.inputs import parse_input, parse_scalar
@@ -98,7 +99,8 @@ def main(args: argparse.Namespace) -> int:
     if args.band:
         from ..uncertainty import run_band
         with progress_note("building the error-band ensemble (once per preset)"):
-            d.update(run_band(result, members=args.band_members, seed=args.band_seed))
+            d.update(run_band(result, members=args.band_members, seed=args.band_seed,
+                              jobs=len(os.sched_getaffinity(0))))
     deliver(args, d, format_run(d), lambda: run_trace(result))
     if d["correct"] is None:
         warn(f"{d['kernel']}: the output was not checked (the kernel has no reference)")

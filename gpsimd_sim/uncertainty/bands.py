@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import SimError
+from ..isolation import start_in_child
+from ..timing.dma import dma_system_class
 from ..workload.retime import KernelTimer, element_counts
 from .ensemble import DEFAULT_SEED, Ensemble, get_ensemble
 
@@ -44,15 +47,57 @@ def _meta(ens: Ensemble, b: dict, used: int, **extra) -> dict:
             "drawn": len(ens.sampled), "refitted": list(ens.refit), **extra}
 
 
+SPLIT_RECORDS = 50_000   # records a run needs before its members are timed on more cores
+
+
+def member_times(result, configs: list, jobs: int = 1) -> list[float]:
+    """The simulated ns of ``result``'s records on each configuration, in order.
+
+    With ``jobs`` > 1 and a run of ``SPLIT_RECORDS`` records or more, the members that
+    need a replay (transfers may contend: no closed form) are shared out among ``jobs - 1``
+    forked children and this process, which also takes every closed-form member. Each
+    member's time is the same bits wherever it is computed; a child that fails has its
+    members timed here instead.
+    """
+    timer = KernelTimer()
+    traces = result.functional.traces
+    if jobs <= 1 or sum(len(tr.records) for tr in traces) < SPLIT_RECORDS:
+        return [timer(result, c) for c in configs]
+    ncores = len(traces)
+    replayed = [i for i, c in enumerate(configs)
+                if not dma_system_class(c).never_contends(c, ncores)]
+    parts = [replayed[k::jobs] for k in range(jobs)]
+    times: dict[int, float] = {}
+
+    def part(indices):
+        return [timer(result, configs[i]) for i in indices]
+
+    children = [(indices, start_in_child(part, indices, what="the error band"))
+                for indices in parts[1:] if indices]
+    theirs = {i for indices in parts[1:] for i in indices}
+    for i, c in enumerate(configs):
+        if i not in theirs:
+            times[i] = timer(result, c)
+    for indices, child in children:
+        try:
+            values = child.result()
+        except SimError:   # the child died (out of memory?): time its members here
+            values = part(indices)
+        times.update(zip(indices, values))
+    return [times[i] for i in range(len(configs))]
+
+
 def run_band(result, members: int | None = None, seed: int = DEFAULT_SEED,
-             ensemble: Ensemble | None = None, preset: str | None = None) -> dict:
+             ensemble: Ensemble | None = None, preset: str | None = None,
+             jobs: int = 1) -> dict:
     """The band of a kernel run's simulated time.
 
     Returns ``{"simulated_ns", "simulated_ns_band": [low, high], "band": {...}}``; the
     run's own figures are untouched. Every member is used (a kernel's time does not involve
     the host, so the fit points rule none out); a member's refitted
     ``element_access_ns`` is used only when the kernel makes element-wise accesses (then
-    the refit comes from the ensemble cache, or is made once).
+    the refit comes from the ensemble cache, or is made once). ``jobs``: processes a large
+    run's members may be timed in (``member_times``); the band is the same.
     """
     ens = ensemble or get_ensemble(preset or result.options.preset, members, seed)
     pinned = pinned_keys(result.provenance)
@@ -60,11 +105,10 @@ def run_band(result, members: int | None = None, seed: int = DEFAULT_SEED,
     needs_fit = bool(reads or writes) and "element_access_ns" in ens.refit \
         and "memory.element_access_ns" not in pinned
     fits = ens.fits() if needs_fit else None
-    timer = KernelTimer()
-    samples = []
-    for i in range(ens.size):
-        fitted = {"element_access_ns": fits[i].fitted["element_access_ns"]} if fits else None
-        samples.append(timer(result, ens.config(i, result.config, pinned, fitted)))
+    configs = [ens.config(i, result.config, pinned,
+                          {"element_access_ns": fits[i].fitted["element_access_ns"]}
+                          if fits else None) for i in range(ens.size)]
+    samples = member_times(result, configs, jobs)
     point = result.simulated_ns
     b = band(point, samples)
     return {"simulated_ns": point, "simulated_ns_band": [b["low"], b["high"]],
