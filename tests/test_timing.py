@@ -160,6 +160,7 @@ from gpsimd_sim.timing import engine as engine_module  # noqa: E402
 from gpsimd_sim.timing.dma import Phases, SharedQueues  # noqa: E402
 from gpsimd_sim.timing.engine import EngineModel  # noqa: E402
 from gpsimd_sim.timing.queues import QueuePool  # noqa: E402
+from gpsimd_sim.timing.scheduler import Scheduler  # noqa: E402
 
 
 class _PhaseByPhase(SharedQueues):
@@ -221,6 +222,32 @@ def test_a_planned_transfer_is_timed_as_the_phase_by_phase_simulation_to_the_bit
         reference = EngineModel(config, record_timeline=True).run(traces)
     assert _figures(planned) == _figures(reference)
     assert _timeline(planned) == _timeline(reference)
+
+
+@settings(max_examples=30)
+@given(workloads(), st.integers(1, 9), st.booleans(), st.sampled_from([0.0, 0.5, 500.0]))
+def test_planned_runs_on_the_scheduler_are_simpys_to_the_bit(w, queues, hold, fixed):
+    # the figures, the timeline (spans, instants, counters, time 0 an int as SimPy's) and
+    # the event count, with queues to wait for or not
+    result = run(w.options(overrides=[f"dma_queues={queues}", f"dma_fixed_ns={fixed}",
+                                      f"dma_fixed_holds_queue={str(hold).lower()}"]))
+    traces, config = result.functional.traces, result.config
+    for timeline in (True, False):
+        light = EngineModel(config, record_timeline=timeline)
+        ours = light.run(traces)
+        simpys = EngineModel(config, record_timeline=timeline).run(traces, scheduler=False)
+        assert type(light.env) is Scheduler
+        assert _figures(ours) == _figures(simpys) and ours.events == simpys.events
+        assert _timeline(ours) == _timeline(simpys)
+        assert [repr(i) for i in ours.instants] == [repr(i) for i in simpys.instants]
+
+
+def test_only_runs_where_bandwidth_never_binds_go_on_the_scheduler():
+    result = run(RunOptions(kernel=KERNELS / "relu_multicore.py", shape=(4, 256), cores=8,
+                            buffer_size=64, overrides=["hbm_bytes_per_ns=100"]))
+    binding = EngineModel(result.config)
+    binding.run(result.functional.traces)
+    assert type(binding.env) is simpy.Environment
 
 
 class _Logged(SharedQueues):

@@ -18,6 +18,7 @@ from .dma import DmaSystem, dma_system_class
 from .events import At
 from .fluid import NotCertainAhead
 from .kinds import CATEGORIES, HANDLERS
+from .scheduler import Scheduler
 
 
 @dataclass
@@ -145,6 +146,7 @@ class EngineModel:
         fluid, issue, landed = dma.fluid, dma.issue, dma.landed
         if planned:
             book = dma.bandwidth.book
+            light = type(env) is Scheduler
         if fluid:   # the bandwidth works ahead until a core may issue: it is told when
             running_until = dma.bandwidth.running_until
         core = trace.core
@@ -183,7 +185,7 @@ class EngineModel:
                 if planned:   # known when issued: one event, at its end
                     phases = plan(core, nbytes)
                     book(phases.moving, phases.end)
-                    yield At(env, phases.end)
+                    yield env.wake_at(phases.end) if light else At(env, phases.end)
                 elif fluid:   # its end worked out ahead: one event, at its end
                     flow = issue(core, nbytes)
                     yield flow.event
@@ -195,15 +197,18 @@ class EngineModel:
         if fluid:
             running_until(core, float("inf"))   # it issues no more
 
-    def run(self, traces: list[CoreTrace], work_ahead: bool = True) -> TimingResult:
+    def run(self, traces: list[CoreTrace], work_ahead: bool = True,
+            scheduler: bool = True) -> TimingResult:
         """Replay ``traces``; shared bandwidth worked out ahead where it can be
-        (``work_ahead=False``: phase by phase, the reference the tests compare with)."""
+        (``work_ahead=False``: phase by phase, the reference the tests compare with); where
+        it never binds, on ``scheduler.Scheduler`` (``scheduler=False``: on SimPy's own
+        loop, the reference the tests compare with)."""
         if work_ahead and not self._takes_an_instant(traces):
             try:
-                return self._run(traces, work_ahead=True)
+                return self._run(traces, True, scheduler)
             except NotCertainAhead:   # two steps at one instant only SimPy's order settles
                 self._reset()
-        return self._run(traces, work_ahead=False)
+        return self._run(traces, False, scheduler)
 
     def _takes_an_instant(self, traces: list[CoreTrace]) -> bool:
         """True when a record takes no time or a transfer moves no bytes, where bandwidth
@@ -229,8 +234,10 @@ class EngineModel:
                     return True
         return False
 
-    def _run(self, traces: list[CoreTrace], work_ahead: bool) -> TimingResult:
+    def _run(self, traces: list[CoreTrace], work_ahead: bool, scheduler: bool) -> TimingResult:
         system = dma_system_class(self.config)
+        if scheduler and not system.memory_limited(self.config, len(traces)):
+            self.env = Scheduler()   # planned transfers: the cores only wait for time
         self.dma = system(self.env, self.config, len(traces),
                           self._bandwidth_counter if self.timeline else None, work_ahead)
         timings = [CoreTiming(tr.core) for tr in traces]
