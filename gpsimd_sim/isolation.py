@@ -272,22 +272,8 @@ def run_in_child(fn, *args, what: str, timeout_s: float | None = None,
     A SimError raised in the child is raised here; a child that dies, hangs past
     ``timeout_s`` or runs out of memory is a one-line KernelFault naming ``what``.
     """
-    read_fd, write_fd = os.pipe()
-    capture = _new_capture()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_fd)
-        _child(fn, args, kwargs, memory_bytes, write_fd, capture)
-    os.close(write_fd)
-    try:
-        data = _receive(read_fd, pid, timeout_s, what)
-    finally:
-        os.close(read_fd)
-        _reap(pid)
-        printed = _read_and_remove(capture)
-    return _result(data, printed)
+    return start_in_child(fn, *args, what=what, memory_bytes=memory_bytes,
+                          **kwargs).result(timeout_s)
 
 
 class Started:
@@ -297,20 +283,23 @@ class Started:
         self.pid, self.read_fd, self.capture, self.what = pid, read_fd, capture, what
 
     def result(self, timeout_s: float | None = None):
-        """The call's value; its SimError raised here; a one-line error if the child died."""
+        """(the call's value, what it printed); its SimError raised here; a one-line
+        error naming ``what`` if the child died or took longer than ``timeout_s``."""
         try:
             data = _receive(self.read_fd, self.pid, timeout_s, self.what)
         finally:
             os.close(self.read_fd)
             _reap(self.pid)
-            _read_and_remove(self.capture)
-        return _result(data, "")[0]
+            printed = _read_and_remove(self.capture)
+        return _result(data, printed)
 
 
-def start_in_child(fn, *args, what: str, memory_bytes: int | None = None) -> Started:
-    """``fn(*args)`` started now in a forked child, while this process goes on: the
-    simulator's own work split over the machine's cores (the child sees this process's
-    memory as it is now; only the value comes back, pickled)."""
+def start_in_child(fn, *args, what: str, memory_bytes: int | None = None,
+                   **kwargs) -> Started:
+    """``fn(*args, **kwargs)`` started now in a forked child, while this process goes on
+    (``run_in_child`` waits at once; the error band's replays share out the machine's
+    cores). The child sees this process's memory as it is now; only the value comes back,
+    pickled."""
     read_fd, write_fd = os.pipe()
     capture = _new_capture()
     sys.stdout.flush()
@@ -318,7 +307,7 @@ def start_in_child(fn, *args, what: str, memory_bytes: int | None = None) -> Sta
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
-        _child(fn, args, {}, memory_bytes, write_fd, capture)
+        _child(fn, args, kwargs, memory_bytes, write_fd, capture)
     os.close(write_fd)
     return Started(pid, read_fd, capture, what)
 

@@ -80,7 +80,7 @@ def member_times(result, configs: list, jobs: int = 1) -> list[float]:
             times[i] = timer(result, c)
     for indices, child in children:
         try:
-            values = child.result()
+            values = child.result()[0]
         except SimError:   # the child died (out of memory?): time its members here
             values = part(indices)
         times.update(zip(indices, values))
