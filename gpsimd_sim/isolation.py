@@ -293,6 +293,16 @@ class Started:
             printed = _read_and_remove(self.capture)
         return _result(data, printed)
 
+    def cancel(self) -> None:
+        """End the child now, its result unread (the caller is giving up)."""
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.close(self.read_fd)
+        _reap(self.pid)
+        _read_and_remove(self.capture)
+
 
 def start_in_child(fn, *args, what: str, memory_bytes: int | None = None,
                    **kwargs) -> Started:

@@ -229,3 +229,29 @@ def test_a_large_runs_members_timed_in_several_processes_give_the_same_times(mon
     monkeypatch.setattr(bands, "SPLIT_RECORDS", 0)
     assert bands.member_times(result, configs, jobs=3) == alone
     assert bands.run_band(result, members=40, jobs=2) == bands.run_band(result, members=40)
+
+
+def test_a_band_that_fails_here_leaves_no_child_running(monkeypatch):
+    import os
+
+    import gpsimd_sim.isolation as isolation
+    import gpsimd_sim.uncertainty.bands as bands
+    result = run(RunOptions(kernel=KERNELS["multicore"], shape=(8, 1024), cores=8,
+                            buffer_size=64, timeout_s=None))
+    ens = get_ensemble("trn1", 40, seed=0)
+    configs = [ens.config(i, result.config) for i in range(ens.size)]
+    parent, captures = os.getpid(), []
+    new_capture = isolation._new_capture
+    monkeypatch.setattr(isolation, "_new_capture",
+                        lambda: captures.append(new_capture()) or captures[-1])
+    timed = KernelTimer.__call__
+
+    def fails_here(self, run_result, config):
+        if os.getpid() == parent:
+            raise RuntimeError("stop")
+        return timed(self, run_result, config)
+    monkeypatch.setattr(KernelTimer, "__call__", fails_here)
+    monkeypatch.setattr(bands, "SPLIT_RECORDS", 0)
+    with pytest.raises(RuntimeError, match="stop"):
+        bands.member_times(result, configs, jobs=3)
+    assert len(captures) == 2 and not any(os.path.exists(c) for c in captures)

@@ -160,3 +160,12 @@ def test_an_output_file_that_cannot_be_written_is_one_clear_error(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert err[0].startswith("gpsimd_sim: error: /proc/nope")
+
+
+def test_a_run_with_its_band_works_where_the_os_gives_no_cpu_affinity(monkeypatch, capsys):
+    # macOS has no os.sched_getaffinity: the band's processes fall back to os.cpu_count()
+    import os
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    assert main(["run", str(ROOT / "kernels" / "relu_tcm.py"), "--shape", "4x64",
+                 "--json"]) == 0
+    assert "simulated_ns_band" in json.loads(capsys.readouterr().out)

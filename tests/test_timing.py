@@ -491,3 +491,16 @@ def test_a_fixed_cost_too_small_to_move_the_clock_is_timed_phase_by_phase():
     reference = EngineModel(config).run(traces, work_ahead=False)
     assert _figures(ahead) == _figures(reference)
     assert _timeline(ahead) == _timeline(reference)
+
+
+def test_a_model_run_twice_times_each_run_afresh():
+    result = run(RunOptions(kernel=KERNELS / "relu_multicore.py", shape=(4, 256), cores=8,
+                            buffer_size=64, overrides=["dma_queues=2"]))
+    traces, config = result.functional.traces, result.config
+    fresh = EngineModel(config).run(traces, scheduler=False)
+    model = EngineModel(config)
+    model.run(traces)
+    again = model.run(traces, scheduler=False)
+    assert type(model.env) is simpy.Environment
+    assert _figures(again) == _figures(fresh) and again.events == fresh.events
+    assert _timeline(again) == _timeline(fresh)

@@ -2,19 +2,24 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from ..errors import EXIT_OK, EXIT_WRONG_OUTPUT, ConfigError
 from ..functional.inputs import parse_input, parse_scalar
 from ..report.summary import format_run
 from ..report.trace import run_trace
 from ..simulation import RunOptions, run
+from ..sweep.executors import default_jobs
 from .common import (add_band_options, add_hardware_options, add_kernel_options,
                      non_negative_float, parse_shape, positive_float, positive_int, preset_file,
                      timeout_seconds)
 from .deliver import add_output_options, deliver, guard, progress_note, warn
 
 HELP = "simulate one kernel file on the modelled GPSIMD engine"
+
+
+# processes a large run's band may be timed in: each child touches every record (copy on
+# write), so memory grows with them
+BAND_JOBS = 4
 
 
 def add_parser(sub) -> None:
@@ -100,7 +105,7 @@ def main(args: argparse.Namespace) -> int:
         from ..uncertainty import run_band
         with progress_note("building the error-band ensemble (once per preset)"):
             d.update(run_band(result, members=args.band_members, seed=args.band_seed,
-                              jobs=len(os.sched_getaffinity(0))))
+                              jobs=min(default_jobs(), BAND_JOBS)))
     deliver(args, d, format_run(d), lambda: run_trace(result))
     if d["correct"] is None:
         warn(f"{d['kernel']}: the output was not checked (the kernel has no reference)")

@@ -84,13 +84,18 @@ class EngineModel:
     def __init__(self, config: HardwareConfig, record_timeline: bool = True):
         self.config = config
         self.timeline = record_timeline
-        self._reset()
+        self._fresh()
 
-    def _reset(self) -> None:
+    def _fresh(self) -> None:
+        """A new clock and an empty timeline: every run starts from these."""
         self.env = simpy.Environment()
         self.spans: list[Span] = []
         self.instants: list[Instant] = []
         self.counters: list[tuple[str, float, float]] = []
+
+    def _reset(self) -> None:
+        """Give up a run begun worked out ahead: it is timed again, phase by phase."""
+        self._fresh()
 
     def _bandwidth_counter(self, total_rate: float) -> None:
         self.counters.append(("hbm_bytes_per_ns", self.env.now, total_rate))
@@ -236,6 +241,7 @@ class EngineModel:
 
     def _run(self, traces: list[CoreTrace], work_ahead: bool, scheduler: bool) -> TimingResult:
         system = dma_system_class(self.config)
+        self._fresh()
         if scheduler and not system.memory_limited(self.config, len(traces)):
             self.env = Scheduler()   # planned transfers: the cores only wait for time
         self.dma = system(self.env, self.config, len(traces),

@@ -20,8 +20,8 @@ from simpy.events import NORMAL, URGENT
 class Scheduler:
     """The part of ``simpy.Environment`` a planned replay uses: ``now``, ``process``,
     ``timeout`` and ``wake_at`` (the instant ``events.At`` fires), then ``run``. A
-    process yields after each ``timeout`` or ``wake_at`` it asks for (the value is not
-    looked at)."""
+    process calls ``timeout`` or ``wake_at`` while it is being resumed (the wait is the
+    resumed process's) and then yields (the value yielded is not looked at)."""
 
     def __init__(self) -> None:
         self._queue: list = []
@@ -41,6 +41,8 @@ class Scheduler:
     def timeout(self, delay: float) -> None:
         """The active process waits ``delay``: it resumes at ``now + delay``, the sum
         SimPy's Timeout makes."""
+        if delay < 0:
+            raise ValueError(f"negative delay {delay}")   # as SimPy's Timeout
         heappush(self._queue, (self._now + delay, NORMAL, next(self._eid), self._active))
 
     def wake_at(self, when: float) -> None:

@@ -53,9 +53,10 @@ SPLIT_RECORDS = 50_000   # records a run needs before its members are timed on m
 def member_times(result, configs: list, jobs: int = 1) -> list[float]:
     """The simulated ns of ``result``'s records on each configuration, in order.
 
-    With ``jobs`` > 1 and a run of ``SPLIT_RECORDS`` records or more, the members that
-    need a replay (transfers may contend: no closed form) are shared out among ``jobs - 1``
-    forked children and this process, which also takes every closed-form member. Each
+    With ``jobs`` > 1 and a run of ``SPLIT_RECORDS`` records or more, the members whose
+    transfers may contend (replayed event by event) are shared out among ``jobs - 1``
+    forked children and this process, which also takes every other member (most are
+    closed-form). Each
     member's time is the same bits wherever it is computed; a child that fails has its
     members timed here instead.
     """
@@ -72,18 +73,24 @@ def member_times(result, configs: list, jobs: int = 1) -> list[float]:
     def part(indices):
         return [timer(result, configs[i]) for i in indices]
 
+    # parts[0] and every closed-form member are timed here; the other parts in children
     children = [(indices, start_in_child(part, indices, what="the error band"))
                 for indices in parts[1:] if indices]
     theirs = {i for indices in parts[1:] for i in indices}
-    for i, c in enumerate(configs):
-        if i not in theirs:
-            times[i] = timer(result, c)
-    for indices, child in children:
-        try:
-            values = child.result()[0]
-        except SimError:   # the child died (out of memory?): time its members here
-            values = part(indices)
-        times.update(zip(indices, values))
+    try:
+        for i, c in enumerate(configs):
+            if i not in theirs:
+                times[i] = timer(result, c)
+        while children:
+            indices, child = children.pop(0)
+            try:
+                values = child.result()[0]
+            except SimError:   # the child died (out of memory?): time its members here
+                values = part(indices)
+            times.update(zip(indices, values))
+    finally:   # leaving early (an error here, Ctrl-C): no child is left running
+        for _, child in children:
+            child.cancel()
     return [times[i] for i in range(len(configs))]
 
 
