@@ -137,7 +137,7 @@ class DmaSystem:
     def issue(self, core: int, nbytes: int) -> Flow:
         """A transfer ``core`` issues now, when ``fluid``: the core waits for its
         ``event``, then takes its phases from ``landed``."""
-        raise NotImplementedError
+        return self.bandwidth.issue(core, nbytes)
 
     def landed(self, flow: Flow) -> Phases:
         """The phases of a ``fluid`` transfer that has ended (its core is woken)."""
@@ -187,6 +187,12 @@ class SharedQueues(DmaSystem):
         moving = got + fixed if hold else got
         end = moving + max(0.0, nbytes) / self.bandwidth.cap
         self.queues.give_back(queue, end)
+        return self._phases(queue, start, asked, got, moving, end)
+
+    def _phases(self, queue, start, asked, got, moving, end) -> Phases:
+        """A transfer's phases from the instants it passed (each way of timing it gives
+        these): with a held queue the fixed cost is paid on the queue, after the wait."""
+        hold = self.hold
         trigger = (got, moving) if hold else (start, asked)
         return Phases(queue, start, trigger, (asked, got), got if hold else moving, moving, end)
 
@@ -194,15 +200,10 @@ class SharedQueues(DmaSystem):
     def shared_queues(cls, config):
         return config.dma.dma_queues
 
-    def issue(self, core: int, nbytes: int) -> Flow:
-        return self.bandwidth.issue(core, nbytes)
-
     def landed(self, flow: Flow) -> Phases:
         self.bandwidth.given_back(flow)
-        got, moving = flow.got, flow.moving
-        trigger = (got, moving) if self.hold else (flow.start, flow.asked)
-        return Phases(flow.channel, flow.start, trigger, (flow.asked, got),
-                      got if self.hold else moving, moving, flow.end)
+        return self._phases(flow.channel, flow.start, flow.asked, flow.got, flow.moving,
+                            flow.end)
 
     def shared_transfer(self, core: int, nbytes: int):
         env, fixed = self.env, self.fixed_ns
@@ -219,9 +220,7 @@ class SharedQueues(DmaSystem):
         moving = env.now
         yield self.bandwidth.transfer(nbytes)
         self.queues.give_back(queue)
-        trigger = (got, moving) if self.hold else (start, asked)
-        return Phases(queue, start, trigger, (asked, got), got if self.hold else moving,
-                      moving, env.now)
+        return self._phases(queue, start, asked, got, moving, env.now)
 
 
 class PerCoreEngines(DmaSystem):
@@ -247,15 +246,10 @@ class PerCoreEngines(DmaSystem):
         start = self.env.now
         moving = start + self.fixed_ns
         end = moving + max(0.0, nbytes) / self.bandwidth.cap
-        return Phases(core, start, (start, moving), (moving, moving), moving, moving, end)
-
-    def issue(self, core: int, nbytes: int) -> Flow:
-        return self.bandwidth.issue(core, nbytes)
+        return _engine_phases(core, start, moving, end)
 
     def landed(self, flow: Flow) -> Phases:
-        start, moving = flow.start, flow.moving
-        return Phases(flow.core, start, (start, moving), (moving, moving), moving,
-                      moving, flow.end)
+        return _engine_phases(flow.core, flow.start, flow.moving, flow.end)
 
     def shared_transfer(self, core: int, nbytes: int):
         env = self.env
@@ -263,7 +257,12 @@ class PerCoreEngines(DmaSystem):
         yield env.timeout(self.fixed_ns)
         moving = env.now
         yield self.bandwidth.transfer(nbytes)
-        return Phases(core, start, (start, moving), (moving, moving), moving, moving, env.now)
+        return _engine_phases(core, start, moving, env.now)
+
+
+def _engine_phases(core, start, moving, end) -> Phases:
+    """A transfer's phases on a core's own engine: the fixed cost, no wait, the data."""
+    return Phases(core, start, (start, moving), (moving, moving), moving, moving, end)
 
 
 ORGANISATIONS: dict[str, type[DmaSystem]] = {
