@@ -16,7 +16,6 @@ import numpy as np
 
 from ..errors import SimError
 from ..isolation import start_in_child
-from ..timing.dma import dma_system_class
 from ..workload.retime import KernelTimer, element_counts
 from .ensemble import DEFAULT_SEED, Ensemble, get_ensemble
 
@@ -53,20 +52,17 @@ SPLIT_RECORDS = 50_000   # records a run needs before its members are timed on m
 def member_times(result, configs: list, jobs: int = 1) -> list[float]:
     """The simulated ns of ``result``'s records on each configuration, in order.
 
-    With ``jobs`` > 1 and a run of ``SPLIT_RECORDS`` records or more, the members whose
-    transfers may contend (replayed event by event) are shared out among ``jobs - 1``
-    forked children and this process, which also takes every other member (most are
-    closed-form). Each
-    member's time is the same bits wherever it is computed; a child that fails has its
-    members timed here instead.
+    With ``jobs`` > 1 and a run of ``SPLIT_RECORDS`` records or more, the members the
+    timer must replay (``KernelTimer.from_profiles`` is false) are shared out among
+    ``jobs - 1`` forked children and this process, which also takes every member timed
+    from the profiles. Each member's time is the same bits wherever it is computed; a
+    child that fails has its members timed here instead.
     """
     timer = KernelTimer()
     traces = result.functional.traces
     if jobs <= 1 or sum(len(tr.records) for tr in traces) < SPLIT_RECORDS:
         return [timer(result, c) for c in configs]
-    ncores = len(traces)
-    replayed = [i for i, c in enumerate(configs)
-                if not dma_system_class(c).never_contends(c, ncores)]
+    replayed = [i for i, c in enumerate(configs) if not timer.from_profiles(result, c)]
     parts = [replayed[k::jobs] for k in range(jobs)]
     times: dict[int, float] = {}
 

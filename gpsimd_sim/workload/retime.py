@@ -172,19 +172,25 @@ class KernelTimer:
         while len(self._memo) > self.max_entries:
             self._memo.popitem(last=False)
 
+    def from_profiles(self, run, config: HardwareConfig) -> bool:
+        """True when ``run`` on ``config`` is timed from its cores' profiles, with no
+        replay: nothing can contend, and any element accesses are one core's."""
+        traces = run.functional.traces
+        reads, writes, single = self._count(run)
+        return ((single or not (reads or writes)) and self._profile(traces) is not None
+                and dma_system_class(config).never_contends(config, len(traces)))
+
     def __call__(self, run, config: HardwareConfig) -> float:
         traces = run.functional.traces
         reads, writes, single = self._count(run)
+        if self.from_profiles(run, config):
+            # nothing can contend: the closed form's sums, from each core's profile (equal
+            # to a replay up to the order of additions: a few units in the last place)
+            return (max(p.closed_ns(config) for p in self._profile(traces))
+                    + model_element_ns(reads, writes, config))
         if not single and (reads or writes):   # not additive across cores: replay it whole
             self.replays += 1
             return simulate_timing(traces, config, record_timeline=False).simulated_ns
-        profiles = self._profile(traces)
-        if profiles is not None and dma_system_class(config).never_contends(config,
-                                                                            len(traces)):
-            # nothing can contend: the closed form's sums, from each core's profile (equal
-            # to a replay up to the order of additions: a few units in the last place)
-            return (max(p.closed_ns(config) for p in profiles)
-                    + model_element_ns(reads, writes, config))
         key = (id(traces), timing_key(config))
         hit = self._memo.get(key)
         if hit is None or hit[0] is not traces:
