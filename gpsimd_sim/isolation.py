@@ -288,20 +288,15 @@ class Started:
         try:
             data = _receive(self.read_fd, self.pid, timeout_s, self.what)
         finally:
-            os.close(self.read_fd)
-            _reap(self.pid)
-            printed = _read_and_remove(self.capture)
+            printed = self.cancel()
         return _result(data, printed)
 
-    def cancel(self) -> None:
-        """End the child now, its result unread (the caller is giving up)."""
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    def cancel(self) -> str:
+        """Done with the child: it is ended if still running (``_reap``), its pipe closed
+        and its capture file removed; returns what it printed."""
         os.close(self.read_fd)
         _reap(self.pid)
-        _read_and_remove(self.capture)
+        return _read_and_remove(self.capture)
 
 
 def start_in_child(fn, *args, what: str, memory_bytes: int | None = None,
