@@ -93,10 +93,6 @@ class EngineModel:
         self.instants: list[Instant] = []
         self.counters: list[tuple[str, float, float]] = []
 
-    def _reset(self) -> None:
-        """Give up a run begun worked out ahead: it is timed again, phase by phase."""
-        self._fresh()
-
     def _bandwidth_counter(self, total_rate: float) -> None:
         self.counters.append(("hbm_bytes_per_ns", self.env.now, total_rate))
 
@@ -212,7 +208,7 @@ class EngineModel:
             try:
                 return self._run(traces, True, scheduler)
             except NotCertainAhead:   # two steps at one instant only SimPy's order settles
-                self._reset()
+                pass                  # timed again phase by phase (``_run`` starts afresh)
         return self._run(traces, False, scheduler)
 
     def _takes_an_instant(self, traces: list[CoreTrace]) -> bool:
